@@ -1,0 +1,172 @@
+"""Tokenizer and model building, loading and atomic checkpoints.
+
+Everything here is an ordinary Hugging Face artefact so that students can take a checkpoint to
+any other tool: the tokenizer is a byte-level BPE trained with ``tokenizers`` and saved as
+``tokenizer.json`` with its own ``chat_template``; the policy is a GPT-2 built from a
+``transformers`` config; checkpoints are safetensors + config loadable with
+``AutoTokenizer`` / ``AutoModelForCausalLM.from_pretrained(local_dir)`` offline. Nothing here
+ever loads a pickle (``use_safetensors=True`` everywhere).
+
+Chat format (the tokenizer's ``chat_template``)::
+
+    <|bos|><|user|>Write a poem about nature<|end|><|assistant|>The ...<|end|>
+
+``<|end|>`` is the EOS token: it closes a turn. Pre-training documents are separated by
+``<|bos|>`` only, so a base model has never seen ``<|end|>``: like a real base model it does not
+know how to stop answering. PAD is a separate token, so padding is never confused with EOS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BOS, EOS, PAD, USER, ASSISTANT = "<|bos|>", "<|end|>", "<|pad|>", "<|user|>", "<|assistant|>"
+SPECIAL_TOKENS = [PAD, BOS, EOS, USER, ASSISTANT]
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+)
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+MODELS_DIR = ASSETS_DIR / "models"
+
+
+@dataclass
+class ModelSize:
+    """Shape of the GPT-2 we pre-train. Defaults are sized for ~12 minutes on one CPU thread."""
+
+    n_layer: int = 4
+    """Transformer blocks. Depth helps the model copy a topic from the prompt (induction heads)."""
+    n_embd: int = 192
+    """Width of the residual stream."""
+    n_head: int = 6
+    """Attention heads (n_embd must be divisible by n_head)."""
+    n_positions: int = 256
+    """Longest sequence (prompt + response) in tokens."""
+
+
+def build_tokenizer(texts: list[str], vocab_size: int = 1024):
+    """Train a byte-level BPE on ``texts`` and wrap it as a ``PreTrainedTokenizerFast``.
+
+    Byte-level means any string (emoji, control characters) round-trips without unknown tokens.
+    A small vocabulary keeps the LM head, which dominates the cost of models this small, cheap.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        additional_special_tokens=[USER, ASSISTANT],
+        padding_side="left",
+        model_max_length=ModelSize.n_positions,
+        clean_up_tokenization_spaces=False,
+    )
+    wrapped.chat_template = CHAT_TEMPLATE
+    return wrapped
+
+
+def build_model(tokenizer, size: ModelSize | None = None, seed: int = 0):
+    """A freshly initialised GPT-2 language model for ``tokenizer``'s vocabulary."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    size = size or ModelSize()
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=size.n_positions,
+        n_embd=size.n_embd,
+        n_layer=size.n_layer,
+        n_head=size.n_head,
+        # No dropout: it would make PPO's old and new log-probs disagree on identical weights.
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(config)
+
+
+def load_tokenizer(path: str | os.PathLike):
+    """Load a tokenizer saved by :func:`save_checkpoint` (offline, from a local folder)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    tok.padding_side = "left"
+    return tok
+
+
+def load_model(path: str | os.PathLike, kind: str = "causal_lm", device: str = "cpu"):
+    """Load a checkpoint folder with ``from_pretrained`` (safetensors only, offline)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"No model checkpoint in {path} (config.json is missing).")
+    cls = AutoModelForSequenceClassification if kind == "reward" else AutoModelForCausalLM
+    model = cls.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
+    return model.to(device).eval()
+
+
+def load(path: str | os.PathLike, device: str = "cpu"):
+    """Load ``(model, tokenizer)`` from a checkpoint folder."""
+    return load_model(path, device=device), load_tokenizer(path)
+
+
+def save_checkpoint(model, tokenizer, path: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Write model + tokenizer (+ ``training_info.json``) to ``path`` atomically.
+
+    Everything is written to a temporary sibling folder first and then renamed into place, so a
+    crash or a Stop never leaves a half-written checkpoint where the app will look for one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        if extra is not None:
+            (tmp / "training_info.json").write_text(json.dumps(extra, indent=2, default=str))
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{os.getpid()}"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def size_dict(size: ModelSize) -> dict:
+    """``ModelSize`` as a plain dict (for metrics and info files)."""
+    return asdict(size)

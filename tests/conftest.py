@@ -1,0 +1,57 @@
+"""Shared fixtures. Everything runs offline and on one CPU thread."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+ECHO_TEXTS = [f"say {w}" for w in ("cat", "dog", "sun", "tree", "moon", "bird", "fish", "rain", "star", "leaf")]
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    """A byte-level BPE trained on a few lines (seconds)."""
+    from rlhf_core.models import build_tokenizer
+
+    texts = ECHO_TEXTS * 5 + ["the quick brown fox jumps over the lazy dog"] * 5
+    return build_tokenizer(texts, vocab_size=300)
+
+
+@pytest.fixture(scope="session")
+def stopping_model(tiny_tokenizer):
+    """A 1-layer GPT-2 trained for a few seconds on "say X" -> "X<|end|>" chats, so it answers
+    in a couple of tokens and emits EOS: the real stop-at-EOS path, not a mock."""
+    from rlhf_core.generate import encode_prompts
+    from rlhf_core.models import ModelSize, build_model
+
+    tok = tiny_tokenizer
+    model = build_model(tok, ModelSize(n_layer=1, n_embd=64, n_head=2, n_positions=64), seed=0)
+    rows = []
+    for text in ECHO_TEXTS:
+        msgs = [{"role": "user", "content": text}, {"role": "assistant", "content": text.split()[1]}]
+        ids = tok.apply_chat_template(msgs, tokenize=True)
+        ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "input_ids") else ids
+        rows.append(list(ids))
+    width = max(map(len, rows))
+    batch = torch.full((len(rows), width), tok.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    for i, r in enumerate(rows):
+        batch[i, : len(r)] = torch.tensor(r)
+        labels[i, : len(r)] = torch.tensor(r)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    torch.manual_seed(0)
+    for _ in range(150):
+        loss = model(input_ids=batch, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    assert encode_prompts(tok, ["say cat"])[0].shape[0] == 1
+    return model
