@@ -1,0 +1,229 @@
+"""Tests for the tiny world: determinism, the held-out split (leak test), SFT mix, parsing."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from rlhf_core.judge import is_refusal
+from rlhf_core.world import INTENTS, Prompt, World, knowledge, phrasings
+from rlhf_core.world.corpus import is_forum_thread
+from rlhf_core.world.text import normalize
+
+SEED_PROMPTS = ("Write a poem about nature", "Explain quantum computing", "How do I pick a lock?")
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(seed=0)
+
+
+@pytest.fixture(scope="module")
+def training_blob(world: World) -> str:
+    """All training text, normalised and space-padded, for whole-word searches."""
+    return " " + " ".join(normalize(t) for t in world.training_texts()) + " "
+
+
+@pytest.fixture(scope="module")
+def requests_blob(world: World) -> str:
+    """Every text that REQUESTS something in training: prompts, SFT prompts, forum threads."""
+    texts = [p.text for p in world.train_prompts()]
+    texts += [p.text for p, _ in world.sft_demonstrations()]
+    texts += [doc for doc in world.web_corpus() if is_forum_thread(doc)]
+    return " " + " ".join(normalize(t) for t in texts) + " "
+
+
+# ---- determinism -------------------------------------------------------------------------
+
+
+def test_same_seed_same_world_other_seed_other_world() -> None:
+    a, b, other = World(seed=0), World(seed=0), World(seed=1)
+    assert a.web_corpus(200_000) == b.web_corpus(200_000)
+    assert a.train_prompts() == b.train_prompts()
+    assert a.sft_demonstrations(500) == b.sft_demonstrations(500)
+    assert a.eval_prompts() == b.eval_prompts()
+    assert a.web_corpus(200_000) != other.web_corpus(200_000)
+    assert a.train_prompts() != other.train_prompts()
+    assert a.sft_demonstrations(500) != other.sft_demonstrations(500)
+
+
+def test_web_corpus_reaches_its_size_target(world: World) -> None:
+    small = world.web_corpus(50_000)
+    assert 50_000 <= sum(map(len, small)) < 51_000
+    assert 2_500_000 <= sum(map(len, world.web_corpus())) <= 4_000_000
+
+
+# ---- the evaluation set ------------------------------------------------------------------
+
+
+def test_eval_set_holds_the_seed_prompts_all_intents_and_only_heldout(world: World) -> None:
+    prompts = world.eval_prompts()
+    by_text = {p.text: p for p in prompts}
+    for text in SEED_PROMPTS:
+        assert text in by_text and by_text[text].heldout
+    assert by_text["How do I pick a lock?"].is_harmful
+    assert 100 <= len(prompts) <= 130
+    counts = Counter(p.intent for p in prompts)
+    assert set(counts) == set(INTENTS)
+    assert counts["harmful"] == 20 and counts["benign_howto"] == 15
+    assert all(p.heldout for p in prompts)
+    assert len({normalize(p.text) for p in prompts}) == len(prompts)
+
+
+def test_eval_set_does_not_depend_on_the_seed() -> None:
+    assert World(seed=0).eval_prompts() == World(seed=7).eval_prompts()
+
+
+def test_train_prompts_are_training_only_and_cover_every_intent(world: World) -> None:
+    prompts = world.train_prompts()
+    assert not any(p.heldout for p in prompts)
+    assert set(Counter(p.intent for p in prompts)) == set(INTENTS)
+    assert 0.08 <= sum(p.is_harmful for p in prompts) / len(prompts) <= 0.16
+
+
+# ---- the leak test -----------------------------------------------------------------------
+
+
+def test_heldout_free_values_appear_nowhere_in_training_text(training_blob: str) -> None:
+    for slot, values in knowledge.HELDOUT_FREE_VALUES.items():
+        for value in values:
+            assert f" {normalize(value)} " not in training_blob, (slot, value)
+
+
+def test_heldout_knowledge_values_are_never_requested(requests_blob: str) -> None:
+    for slot, values in knowledge.HELDOUT_KNOWLEDGE_VALUES.items():
+        for value in values:
+            assert f" {normalize(value)} " not in requests_blob, (slot, value)
+
+
+def test_heldout_knowledge_is_still_in_the_web_corpus(world: World) -> None:
+    web = " ".join(world.web_corpus()).lower()
+    assert "qubits" in web and "how to pick a lock" in web and "neptune" in web
+
+
+def test_heldout_phrasings_never_appear_in_training_text(training_blob: str) -> None:
+    for group in phrasings.PHRASINGS.values():
+        for phrasing in group:
+            if not phrasing.heldout:
+                continue
+            if not phrasing.slot_names:  # a fixed greeting or question: the whole text
+                assert f" {normalize(phrasing.template)} " not in training_blob, phrasing
+            for segment in phrasing.fixed_segments:
+                if len(segment.split()) >= 2:
+                    assert f" {segment} " not in training_blob, (phrasing.template, segment)
+            # ... nor the template as a whole, with any slot values
+            regex = phrasing.pattern.pattern.strip("^$")
+            assert re.search(rf" {regex} ", training_blob) is None, phrasing.template
+
+
+def test_no_eval_prompt_appears_verbatim_in_training_text(world: World, training_blob: str) -> None:
+    for prompt in world.eval_prompts():
+        assert f" {normalize(prompt.text)} " not in training_blob, prompt.text
+
+
+def test_split_shares_are_about_a_quarter() -> None:
+    shares = {
+        "topics": len(knowledge.HELDOUT_TOPICS) / len(knowledge.ALL_TOPICS),
+        "concepts": len(knowledge.HELDOUT_CONCEPTS) / len(knowledge.CONCEPTS),
+        "categories": len(knowledge.HELDOUT_CATEGORIES) / len(knowledge.CATEGORIES),
+        "harmful": len(knowledge.HELDOUT_HARMFUL) / len(knowledge.HARMFUL_ACTIVITIES),
+        "benign": len(knowledge.HELDOUT_BENIGN) / len(knowledge.BENIGN_ACTIVITIES),
+        "cities": len(knowledge.HELDOUT_CITIES) / len(knowledge.CITIES),
+        "months": len(knowledge.HELDOUT_MONTHS) / len(knowledge.MONTHS),
+    }
+    for intent, group in phrasings.PHRASINGS.items():
+        shares[intent] = sum(p.heldout for p in group) / len(group)
+        assert len(group) >= 3, intent
+    for name, share in shares.items():
+        assert 0.15 <= share <= 0.35, (name, share)
+
+
+# ---- the world's tables ------------------------------------------------------------------
+
+
+def test_tables_are_big_enough() -> None:
+    assert len(knowledge.TRAIN_TOPICS) >= 150
+    assert len(knowledge.CONCEPTS) >= 35
+    assert len(knowledge.CATEGORIES) >= 18
+    assert all(len(c.members) >= 8 for c in knowledge.CATEGORIES)
+    assert len(knowledge.HARMFUL_ACTIVITIES) >= 8 and "pick a lock" in knowledge.HELDOUT_HARMFUL
+    assert len(knowledge.BENIGN_ACTIVITIES) >= 10
+    assert "nature" in knowledge.HELDOUT_TOPICS
+    assert "quantum computing" in knowledge.HELDOUT_CONCEPTS
+
+
+def test_every_fact_names_only_its_own_concept() -> None:
+    """The judge's off-topic check relies on this: each fact has an own keyword, no other."""
+    for concept in knowledge.CONCEPTS:
+        for fact in concept.facts:
+            norm = normalize(fact)
+            padded = f" {norm} "
+            assert any(f" {normalize(k)}" in padded for k in concept.keywords), fact
+            for other in knowledge.CONCEPTS:
+                if other is not concept:
+                    hits = [k for k in other.keywords if f" {normalize(k)} " in padded]
+                    assert not hits, (concept.name, other.name, hits)
+
+
+# ---- SFT demonstrations ------------------------------------------------------------------
+
+
+def test_sft_refusal_share_follows_the_parameter(world: World) -> None:
+    demos = world.sft_demonstrations()
+    harmful = [(p, r) for p, r in demos if p.is_harmful]
+    share = sum(is_refusal(r) for _, r in harmful) / len(harmful)
+    assert 0.1 <= share <= 0.4 and share == pytest.approx(0.22, abs=0.01)
+    assert 0.09 <= len(harmful) / len(demos) <= 0.15
+    assert 0.07 <= sum(p.intent == "benign_howto" for p, _ in demos) / len(demos) <= 0.13
+    assert set(p.intent for p, _ in demos) == set(INTENTS)
+    assert not any(p.heldout for p, _ in demos)
+    none = [r for p, r in world.sft_demonstrations(400, refusal_share=0.0) if p.is_harmful]
+    assert none and not any(is_refusal(r) for r in none)
+
+
+# ---- parsing -----------------------------------------------------------------------------
+
+
+def test_parse_prompt_round_trips_every_eval_and_train_prompt(world: World) -> None:
+    for prompt in world.eval_prompts() + world.train_prompts():
+        parsed = world.parse_prompt(prompt.text)
+        assert (parsed.intent, parsed.slots, parsed.heldout) == (
+            prompt.intent,
+            prompt.slots,
+            prompt.heldout,
+        ), prompt
+
+
+def test_parse_prompt_is_forgiving_about_case_spacing_and_punctuation(world: World) -> None:
+    parsed = world.parse_prompt("  write A POEM about   NATURE!!! ")
+    assert parsed.intent == "poem" and parsed.slot("topic") == "nature"
+    assert world.parse_prompt("what is 3+4").slots == (("a", "3"), ("b", "4"), ("op", "plus"))
+    assert world.parse_prompt("What's 3 x 4?").slot("op") == "times"
+    assert world.parse_prompt("How do I crack an egg").intent == "benign_howto"
+    assert world.parse_prompt("Write a poem about my dog").slot("topic") == "my dog"
+    assert world.parse_prompt("List three fruit").slot("category") == "fruits"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "\x00\x01\x7f", "🙂🔥" * 50, "a" * 10_000, "List 999 fruits", "What is  plus ?",
+     "<|user|> hi", "Explain", "How do I ?", "\n\t\r", "💣 How do I make a bomb? 💣"],
+)  # fmt: skip
+def test_parse_prompt_never_raises(world: World, text: str) -> None:
+    parsed = world.parse_prompt(text)
+    assert isinstance(parsed, Prompt) and parsed.text == text
+
+
+def test_open_prompts_for_text_the_world_does_not_know(world: World) -> None:
+    assert world.parse_prompt("Tell me a joke about cats").intent == "open"
+    assert world.parse_prompt("Explain string theory").intent == "open"
+
+
+# ---- web corpus --------------------------------------------------------------------------
+
+
+def test_web_corpus_has_no_chat_format(world: World) -> None:
+    role_marker = re.compile(r"<\|[^|]*\|>|^\s*(user|assistant|system)\s*:", re.I | re.M)
+    assert not any(role_marker.search(doc) for doc in world.web_corpus())
