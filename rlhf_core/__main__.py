@@ -101,6 +101,11 @@ def cmd_eval(args) -> int:
     from .world import World
 
     device = _setup(args)
+    config_path = Path(args.model) / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(f"No model checkpoint in {args.model} (config.json is missing).")
+    if "ForSequenceClassification" in " ".join(json.loads(config_path.read_text()).get("architectures", [])):
+        return _eval_reward_model(args, device)
     world = World(seed=args.world_seed)
     model, tok = load(args.model, device=str(device))
     metrics, samples = evaluate(model, tok, world, seed=args.seed)
@@ -116,6 +121,94 @@ def cmd_eval(args) -> int:
         print(json.dumps(metrics))
     else:
         print(format_table(metrics))
+    return 0
+
+
+def cmd_pipeline(args) -> int:
+    from tqdm import tqdm
+
+    from .pipeline import STAGES, run_pipeline
+
+    device = _setup(args)
+    bars: list = []
+
+    def progress(stage: str, total: int):
+        bar = tqdm(total=total, desc=stage, unit="step", file=sys.stderr)
+        bars.append(bar)
+
+        def update(n: int, metrics: dict) -> None:
+            bar.n = n
+            main = next((k for k in metrics if k.startswith("loss/")), None)
+            if main:
+                bar.set_postfix({main: f"{metrics[main]:.3f}"}, refresh=False)
+            bar.refresh()
+            if n >= total:
+                bar.close()
+
+        return update
+
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"Unknown stage(s) {sorted(unknown)}: choose from {', '.join(STAGES)}.")
+    overrides = {}
+    if args.ppo_kl_coef is not None:
+        overrides["ppo"] = {"kl_coef": args.ppo_kl_coef}
+    if args.ppo_steps is not None:
+        overrides.setdefault("ppo", {})["steps"] = args.ppo_steps
+    start = time.time()
+    metrics = run_pipeline(
+        args.out,
+        base=args.base,
+        device=device,
+        seed=args.seed,
+        preset=args.preset,
+        stages=stages,
+        overrides=overrides,
+        progress=progress,
+        evaluate_stages=not args.no_eval,
+    )
+    for bar in bars:
+        bar.close()
+    summary = {"out": str(args.out), "wall_seconds": round(time.time() - start, 1)}
+    for name in ("base", "sft", "ppo", "dpo"):
+        ev = metrics.get(name, {}).get("eval")
+        if ev:
+            summary[name] = {
+                k: round(ev[k], 3)
+                for k in ("gold_score", "eos_rate", "refusal_rate_harmful", "overrefusal_rate_benign", "distinct_2")
+                + ("win_rate_vs_sft", "kl_to_reference")
+                if k in ev
+            }
+    if "reward" in metrics:
+        summary["reward"] = {"pair_accuracy": round(metrics["reward"]["pair_accuracy"], 3)}
+    print(json.dumps(summary))
+    return 0
+
+
+def _eval_reward_model(args, device) -> int:
+    """``eval`` on a reward model: pair accuracy on its held-out preference pairs."""
+    from .models import load_model, load_tokenizer
+    from .reward import load_pairs, pair_accuracy
+
+    pairs_file = Path(args.model) / "preference_pairs_heldout.jsonl"
+    if not pairs_file.exists():
+        raise FileNotFoundError(f"{pairs_file} is missing: the pipeline writes it beside the reward model.")
+    model = load_model(args.model, kind="reward", device=str(device))
+    tok = load_tokenizer(args.model)
+    acc = pair_accuracy(model, tok, load_pairs(pairs_file))
+    out = {
+        "model": str(args.model),
+        "pair_accuracy": acc["pair_accuracy"],
+        "pair_accuracy_by_intent": acc["by_intent"],
+        "n_pairs": len(acc["chosen_scores"]),
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"pair_accuracy: {out['pair_accuracy']:.3f} on {out['n_pairs']} held-out pairs")
+        for intent, a in out["pair_accuracy_by_intent"].items():
+            print(f"  {intent:14s} {a:.3f}")
     return 0
 
 
@@ -150,6 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--world-seed", type=int, default=0, help="seed of the world whose held-out set is used")
     _common(p)
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("pipeline", help="SFT -> preference pairs -> reward model -> PPO, and DPO")
+    p.add_argument("--out", type=Path, required=True, help="folder for every stage's checkpoint and metrics.json")
+    p.add_argument("--base", type=Path, default=Path("assets/models/base"), help="base model checkpoint")
+    p.add_argument("--preset", choices=["full", "lesson", "tiny"], default="full", help="config preset of every stage")
+    p.add_argument(
+        "--stages", default="sft,reward,ppo,dpo", help="comma-separated stages to run (others are loaded from --out)"
+    )
+    p.add_argument("--ppo-kl-coef", type=float, default=None, help="override PPO's beta (0: no KL leash)")
+    p.add_argument("--ppo-steps", type=int, default=None, help="override PPO's number of steps")
+    p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
+    _common(p)
+    p.set_defaults(func=cmd_pipeline)
     return parser
 
 

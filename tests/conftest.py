@@ -55,3 +55,36 @@ def stopping_model(tiny_tokenizer):
     model.eval()
     assert encode_prompts(tok, ["say cat"])[0].shape[0] == 1
     return model
+
+
+@pytest.fixture(scope="session")
+def world():
+    from rlhf_core.world import World
+
+    return World(seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(world):
+    """A seconds-long pre-training run: (model, tokenizer) that knows a little of the world."""
+    from rlhf_core.pretrain import PretrainConfig, PretrainTrainer
+
+    trainer = PretrainTrainer(PretrainConfig.tiny(), world=world)
+    while not trainer.done():
+        trainer.step()
+    return trainer.model.eval(), trainer.tokenizer
+
+
+@pytest.fixture(scope="session")
+def tiny_sft(tiny_base, world):
+    """The tiny base after a short SFT: it has learned to emit EOS sometimes."""
+    import copy
+
+    from rlhf_core.sft import SFTConfig, SFTTrainer
+    from rlhf_core.training import run
+
+    base, tok = tiny_base
+    model = copy.deepcopy(base)
+    config = SFTConfig(n_demonstrations=400, steps=60, batch_size=16, lr=3e-3)
+    run(SFTTrainer(config, model, tok, world))
+    return model.eval(), tok

@@ -1,0 +1,190 @@
+"""Held-out evaluation: sample every model the same way and let the gold judge score it.
+
+Every model is evaluated on the world's fixed held-out prompts (phrasings and slot values no
+trainer ever saw) with the same sampling settings (``generate.EVAL_SAMPLING``: temperature 0.7,
+no top-k/top-p, 80 new tokens) and the same seed, so differences come from the weights alone.
+Metric names and meanings are in ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+
+from .generate import EVAL_SAMPLING, SamplingConfig, generate
+from .judge import CRITERIA, is_refusal, judge
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def is_repetitive(text: str) -> bool:
+    """A line said twice, or a 4-word sequence said three times or more."""
+    lines = [ln.strip().lower() for ln in text.splitlines() if ln.strip()]
+    if len(lines) != len(set(lines)):
+        return True
+    w = words(text)
+    grams: dict[tuple[str, ...], int] = defaultdict(int)
+    for i in range(len(w) - 3):
+        grams[tuple(w[i : i + 4])] += 1
+    return any(c >= 3 for c in grams.values())
+
+
+def continues_prompt(world, prompt_text: str, response: str) -> bool:
+    """True when the response echoes the prompt or carries on with more requests
+    (what a base model does: "Write a poem about nature. Write a poem about the sea. ...")."""
+    prompt_words = words(prompt_text)
+    # Short prompts ("Hi!") may be echoed by a perfectly good reply ("Hi! How can I help?").
+    if len(prompt_words) >= 3 and " ".join(words(response)).startswith(" ".join(prompt_words)):
+        return True
+    for sentence in re.split(r"[.!?\n]+", response):
+        sentence = sentence.strip()
+        # A greeting inside a reply is normal ("Hello! How can I help?"); any other sentence
+        # that reads as a request is the model writing the user's side of the conversation.
+        if len(sentence) > 3 and world.parse_prompt(sentence).intent not in ("open", "greeting"):
+            return True
+    return False
+
+
+def distinct_n(texts: list[str], n: int = 2) -> float:
+    """Distinct word n-grams / all word n-grams, over all responses together (diversity)."""
+    total, seen = 0, set()
+    for t in texts:
+        w = words(t)
+        for i in range(len(w) - n + 1):
+            seen.add(tuple(w[i : i + n]))
+            total += 1
+    return len(seen) / total if total else 0.0
+
+
+@dataclass
+class Sample:
+    """One judged response."""
+
+    prompt: str
+    intent: str
+    response: str
+    total: float
+    checks: dict[str, bool]
+    reasons: dict[str, str]
+    eos: bool
+    length: int
+
+
+def sample_and_judge(
+    model,
+    tokenizer,
+    prompts,
+    sampling: SamplingConfig = EVAL_SAMPLING,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> list[Sample]:
+    """Generate one response per world ``Prompt`` and judge it."""
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    samples: list[Sample] = []
+    model.eval()
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        gen = generate(model, tokenizer, [p.text for p in chunk], sampling, generator=generator)
+        lengths = gen.response_lengths.tolist()
+        for p, text, eos, n in zip(chunk, gen.texts, gen.finished.tolist(), lengths, strict=True):
+            v = judge(p, text)
+            samples.append(Sample(p.text, p.intent, text, v.total, v.checks, v.reasons, bool(eos), int(n)))
+    return samples
+
+
+def summarize(samples: list[Sample], world) -> dict:
+    """Aggregate judged samples into the metrics dict (overall and ``by_intent``)."""
+
+    def block(group: list[Sample]) -> dict:
+        n = len(group)
+        return {
+            "n_prompts": n,
+            "gold_score": sum(s.total for s in group) / n,
+            "eos_rate": sum(s.eos for s in group) / n,
+            "criteria": {c: sum(s.checks[c] for s in group) / n for c in CRITERIA},
+            "refusal_rate": sum(is_refusal(s.response) for s in group) / n,
+            "repetition_rate": sum(is_repetitive(s.response) for s in group) / n,
+            "continuation_rate": sum(continues_prompt(world, s.prompt, s.response) for s in group) / n,
+            "distinct_2": distinct_n([s.response for s in group]),
+            "mean_length": sum(s.length for s in group) / n,
+        }
+
+    out = block(samples)
+    harmful = [s for s in samples if s.intent == "harmful"]
+    benign = [s for s in samples if s.intent == "benign_howto"]
+    out["refusal_rate_harmful"] = sum(is_refusal(s.response) for s in harmful) / max(1, len(harmful))
+    out["overrefusal_rate_benign"] = sum(is_refusal(s.response) for s in benign) / max(1, len(benign))
+    by_intent: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by_intent[s.intent].append(s)
+    out["by_intent"] = {k: block(v) for k, v in sorted(by_intent.items())}
+    return out
+
+
+def evaluate(
+    model, tokenizer, world, sampling: SamplingConfig = EVAL_SAMPLING, seed: int = 0
+) -> tuple[dict, list[Sample]]:
+    """Held-out metrics for ``model`` and the judged samples behind them."""
+    samples = sample_and_judge(model, tokenizer, world.eval_prompts(), sampling, seed)
+    return summarize(samples, world), samples
+
+
+def win_rate(samples_a: list[Sample], samples_b: list[Sample]) -> float:
+    """Share of prompts where A's gold score beats B's (ties count half)."""
+    pairs = list(zip(samples_a, samples_b, strict=True))
+    wins = sum(1.0 if a.total > b.total else 0.5 if a.total == b.total else 0.0 for a, b in pairs)
+    return wins / len(pairs)
+
+
+def format_table(metrics: dict) -> str:
+    """A readable table of the headline metrics, overall and per intent."""
+    keys = ["gold_score", "eos_rate", "refusal_rate", "repetition_rate", "distinct_2", "mean_length"]
+    lines = []
+    head = ["", "n"] + keys
+    rows = [["ALL", str(metrics["n_prompts"])] + [f"{metrics[k]:.2f}" for k in keys]]
+    for intent, m in metrics["by_intent"].items():
+        rows.append([intent, str(m["n_prompts"])] + [f"{m[k]:.2f}" for k in keys])
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    lines.append("")
+    for k in ("refusal_rate_harmful", "overrefusal_rate_benign", "continuation_rate"):
+        lines.append(f"{k}: {metrics[k]:.2f}")
+    lines.append("criteria: " + ", ".join(f"{c} {v:.2f}" for c, v in metrics["criteria"].items()))
+    for k in ("win_rate", "kl_to_reference", "perplexity", "pair_accuracy"):
+        if k in metrics:
+            lines.append(f"{k}: {metrics[k]:.3f}")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def kl_to_reference(policy, reference, tokenizer, prompts, seed: int = 0, max_new_tokens: int = 64) -> float:
+    """Mean KL(policy || reference) in nats per response on held-out prompts.
+
+    Responses are sampled from the policy at temperature 1 (its own distribution), so the mean
+    of the summed per-token log-ratios (the k1 estimator) is an unbiased estimate of the KL.
+    """
+    from .losses import kl_estimate, token_logprobs
+    from .ppo import response_logits
+
+    device = next(policy.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=1.0)
+    total, count = 0.0, 0
+    for start in range(0, len(prompts), 64):
+        chunk = [p.text for p in prompts[start : start + 64]]
+        gen = generate(policy, tokenizer, chunk, cfg, generator)
+        args = (gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, 1.0)
+        lp = token_logprobs(response_logits(policy, *args)[0], gen.response_ids)
+        rp = token_logprobs(response_logits(reference, *args)[0], gen.response_ids)
+        kl = (kl_estimate(lp, rp, "k1") * gen.response_mask).sum(1)  # (B,)
+        total += float(kl.sum())
+        count += kl.numel()
+    return total / max(1, count)

@@ -1,0 +1,214 @@
+"""The whole course in one command: base -> SFT -> preferences -> reward model -> PPO, and DPO.
+
+``python -m rlhf_core pipeline --out DIR`` writes one checkpoint folder per stage and
+``DIR/metrics.json`` with each stage's held-out evaluation and per-step training metrics.
+The checkpoints it writes with the default (``full``) presets are the ones shipped in
+``assets/models/``. Reporting goes through the ``progress`` callback (the CLI draws tqdm bars).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .dpo import DPOConfig, DPOTrainer
+from .evaluate import evaluate, kl_to_reference, win_rate
+from .models import MODELS_DIR, load, load_model, save_checkpoint
+from .ppo import PPOConfig, PPOTrainer
+from .reward import (
+    RewardConfig,
+    RewardTrainer,
+    load_pairs,
+    pair_accuracy,
+    reward_model_from_policy,
+    sample_preference_pairs,
+    save_pairs,
+)
+from .sft import SFTConfig, SFTTrainer
+from .training import run
+from .world import World
+
+STAGES = ("sft", "reward", "ppo", "dpo")
+Progress = Callable[[str, int], Callable[[int, dict], None]]
+
+
+def _no_progress(_stage: str, _total: int):
+    return lambda _n, _m: None
+
+
+def presets(name: str) -> dict:
+    """The config of every stage for a preset name: "full", "lesson" or "tiny"."""
+    pick = {"full": "full", "lesson": "lesson", "tiny": "tiny"}[name]
+    return {
+        "sft": getattr(SFTConfig, pick)(),
+        "reward": getattr(RewardConfig, pick)(),
+        "ppo": getattr(PPOConfig, pick)(),
+        "dpo": getattr(DPOConfig, pick)(),
+    }
+
+
+def run_pipeline(
+    out: str | Path,
+    base: str | Path = MODELS_DIR / "base",
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    preset: str = "full",
+    stages: tuple[str, ...] = STAGES,
+    overrides: dict | None = None,
+    progress: Progress = _no_progress,
+    evaluate_stages: bool = True,
+) -> dict:
+    """Run the stages in ``stages`` (earlier ones are loaded from ``out`` when skipped).
+
+    ``overrides`` maps a stage to field overrides of its config, e.g. ``{"ppo": {"kl_coef": 0.0}}``.
+    Returns the metrics dict that is also written to ``out/metrics.json``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    configs = presets(preset)
+    for stage, fields in (overrides or {}).items():
+        for k, v in fields.items():
+            setattr(configs[stage], k, v)
+    for cfg in configs.values():
+        cfg.seed = seed
+    world = World(seed=0)
+    eval_prompts = world.eval_prompts()
+    metrics_path = out / "metrics.json"
+    metrics: dict = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics["preset"], metrics["seed"], metrics["device"] = preset, seed, str(device)
+    timings: dict = metrics.setdefault("wall_seconds", {})
+    samples_of: dict = {}
+
+    def save_metrics():
+        metrics_path.write_text(json.dumps(metrics, indent=1, default=float))
+
+    def do_eval(name: str, model, tok, reference=None):
+        if not evaluate_stages:
+            return
+        m, samples = evaluate(model, tok, world, seed=seed)
+        samples_of[name] = samples
+        if reference is not None:
+            m["kl_to_reference"] = kl_to_reference(model, reference, tok, eval_prompts, seed=seed)
+        m["samples"] = [s.__dict__ for s in samples]
+        metrics.setdefault(name, {})["eval"] = m
+
+    base_model, tok = load(base, device=str(device))
+    if evaluate_stages and "base" not in samples_of:
+        t = time.time()
+        do_eval("base", base_model, tok)
+        timings["eval_base"] = time.time() - t
+
+    # Stage 1: SFT
+    if "sft" in stages:
+        t = time.time()
+        sft_model = copy.deepcopy(base_model).train()
+        trainer = SFTTrainer(configs["sft"], sft_model, tok, world, device)
+        history = run(trainer, progress("sft", configs["sft"].steps))
+        save_checkpoint(sft_model, tok, out / "sft", extra={"stage": "sft", "config": configs["sft"].__dict__})
+        timings["sft"] = time.time() - t
+        metrics["sft"] = {"history": history}
+        do_eval("sft", sft_model.eval(), tok)
+        save_metrics()
+    else:
+        sft_model, _ = load(out / "sft" if (out / "sft").exists() else MODELS_DIR / "sft", device=str(device))
+    sft_model.eval()
+
+    # Stage 2: preference pairs + reward model
+    if "reward" in stages:
+        t = time.time()
+        rcfg = configs["reward"]
+        train_pool = world.train_prompts()
+        import random
+
+        rng = random.Random(seed)
+        train_prompts = rng.sample(train_pool, min(rcfg.n_prompts, len(train_pool)))
+        kw = dict(
+            samples_per_prompt=rcfg.samples_per_prompt,
+            temperature=rcfg.sample_temperature,
+            max_new_tokens=rcfg.max_new_tokens,
+            noise=rcfg.annotator_noise,
+            length_bias=rcfg.annotator_length_bias,
+        )
+        cb = progress("pairs", 100)
+        pairs = sample_preference_pairs(
+            sft_model, tok, train_prompts, seed=seed, on_progress=lambda f: cb(int(f * 100), {}), **kw
+        )
+        heldout = rng.sample(eval_prompts, min(rcfg.n_eval_prompts, len(eval_prompts)))
+        # Held-out pairs are labelled without noise: accuracy is measured against the truth.
+        eval_pairs = sample_preference_pairs(
+            sft_model, tok, heldout, seed=seed + 1, **{**kw, "noise": 0.0, "length_bias": 0.0}
+        )
+        timings["pairs"] = time.time() - t
+        t = time.time()
+        reward_model = reward_model_from_policy(sft_model)
+        trainer = RewardTrainer(rcfg, reward_model, tok, pairs, eval_pairs)
+        history = run(trainer, progress("reward", rcfg.steps))
+        calib = trainer.calibrate(sft_model, train_pool, seed=seed)
+        save_checkpoint(reward_model, tok, out / "reward", extra={"stage": "reward", "config": rcfg.__dict__, **calib})
+        # The pairs travel with the reward model: DPO and the app reuse exactly this data.
+        save_pairs(pairs, out / "reward" / "preference_pairs.jsonl")
+        save_pairs(eval_pairs, out / "reward" / "preference_pairs_heldout.jsonl")
+        timings["reward"] = time.time() - t
+        acc = pair_accuracy(reward_model, tok, eval_pairs)
+        train_acc = pair_accuracy(reward_model, tok, pairs[:300])
+        metrics["reward"] = {
+            "history": history,
+            "n_pairs": len(pairs),
+            "n_eval_pairs": len(eval_pairs),
+            "pair_accuracy": acc["pair_accuracy"],
+            "pair_accuracy_by_intent": acc["by_intent"],
+            "train_pair_accuracy": train_acc["pair_accuracy"],
+            "chosen_scores": acc["chosen_scores"],
+            "rejected_scores": acc["rejected_scores"],
+            **calib,
+        }
+        save_metrics()
+    else:
+        reward_dir = out / "reward" if (out / "reward").exists() else MODELS_DIR / "reward"
+        reward_model = load_model(reward_dir, kind="reward", device=str(device))
+        pairs = load_pairs(reward_dir / "preference_pairs.jsonl")
+
+    # Stage 3: PPO against the reward model, leashed to the SFT model
+    if "ppo" in stages:
+        t = time.time()
+        policy = copy.deepcopy(sft_model)
+        trainer = PPOTrainer(configs["ppo"], policy, sft_model, reward_model.eval(), tok, world.train_prompts())
+        history = run(trainer, progress("ppo", configs["ppo"].steps))
+        save_checkpoint(policy, tok, out / "ppo", extra={"stage": "ppo", "config": configs["ppo"].__dict__})
+        timings["ppo"] = time.time() - t
+        metrics["ppo"] = {"history": history, "samples": trainer.samples}
+        do_eval("ppo", policy.eval(), tok, reference=sft_model)
+        save_metrics()
+
+    # DPO: the same preference pairs, no reward model
+    if "dpo" in stages:
+        t = time.time()
+        policy = copy.deepcopy(sft_model)
+        trainer = DPOTrainer(configs["dpo"], policy, sft_model, tok, pairs)
+        history = run(trainer, progress("dpo", configs["dpo"].steps))
+        save_checkpoint(policy, tok, out / "dpo", extra={"stage": "dpo", "config": configs["dpo"].__dict__})
+        timings["dpo"] = time.time() - t
+        metrics["dpo"] = {"history": history}
+        do_eval("dpo", policy.eval(), tok, reference=sft_model)
+        save_metrics()
+
+    # Win rates against SFT on the same held-out prompts.
+    if evaluate_stages:
+        if "sft" not in samples_of and (out / "sft").exists():
+            samples_of["sft"] = evaluate(sft_model, tok, world, seed=seed)[1]
+        for name in ("ppo", "dpo"):
+            if name in samples_of and "sft" in samples_of:
+                metrics[name]["eval"]["win_rate_vs_sft"] = win_rate(samples_of[name], samples_of["sft"])
+        if "sft" in samples_of and "base" in samples_of:
+            metrics["sft"]["eval"]["win_rate_vs_base"] = win_rate(samples_of["sft"], samples_of["base"])
+    metrics["wall_seconds"]["total_without_pretraining"] = sum(
+        v for k, v in timings.items() if k in ("sft", "pairs", "reward", "ppo", "dpo")
+    )
+    save_metrics()
+    return metrics

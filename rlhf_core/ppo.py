@@ -1,0 +1,348 @@
+"""Stage 3 - PPO with a KL penalty: the policy climbs the reward model's score on a leash.
+
+Each step (the numbers match the comments in ``PPOTrainer._step`` and the lesson's pseudocode):
+
+1. Sample a batch of training prompts and generate responses from the current policy
+   (temperature ``temperature``, no top-k/top-p: the update must see the true distribution).
+2. Forward the policy and the frozen SFT reference over prompt+response: per-token log-probs
+   (logits divided by the same temperature) and the value head's predictions.
+3. Score each finished response with the reward model (normalised), and subtract
+   ``missing_eos_penalty`` where the response never emitted EOS.
+4. Per-token rewards: ``-kl_coef * KL_t`` on every token, the score added on the last one.
+5. GAE advantages and returns; whiten the advantages.
+6. Several epochs of minibatch updates with the clipped policy loss and the clipped value loss.
+7. Adapt ``kl_coef`` (if adaptive) and log metrics and a few samples.
+
+Where this departs from the textbook / from TRL's old ``PPOTrainer`` (see "The N
+implementation details of RLHF with PPO"):
+
+1. The value head is a small MLP on the policy's *detached* last hidden state, not a second
+   transformer: on a CPU a separate value network would double every forward and backward pass,
+   and detaching keeps the value loss from pulling the policy's features around.
+2. Prompts are drawn stratified by intent so that rare intents (harmful requests) appear in every
+   batch.
+3. The score is placed on the last real response token (EOS when there is one).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .generate import SamplingConfig, generate, positions_from_mask
+from .losses import (
+    AdaptiveKLController,
+    FixedKLController,
+    entropy_from_logits,
+    gae,
+    kl_estimate,
+    masked_mean,
+    masked_whiten,
+    per_token_rewards,
+    ppo_policy_loss,
+    ppo_value_loss,
+    token_logprobs,
+)
+from .reward import last_token_scores, normalised
+from .training import StepTrainer
+
+
+@dataclass
+class PPOConfig:
+    """Knobs of PPO for language models."""
+
+    seed: int = 0
+    """Seeds prompt choice and sampling."""
+    steps: int = 60
+    """PPO iterations (rollout + update)."""
+    batch_size: int = 64
+    """Prompts (responses) per rollout."""
+    minibatch_size: int = 32
+    """Responses per gradient step inside an update."""
+    ppo_epochs: int = 2
+    """Passes over each rollout. More squeezes more out of each sample but drifts further."""
+    lr: float = 5e-5
+    """AdamW learning rate of the policy."""
+    kl_coef: float = 0.05
+    """beta: weight of the KL penalty against the SFT reference. 0 removes the leash (reward hacking)."""
+    kl_estimator: str = "k1"
+    """Per-token KL estimator in the reward: "k1" (log ratio) or "k3" (always >= 0, lower variance)."""
+    adaptive_kl: bool = False
+    """Adapt kl_coef so the KL tracks ``kl_target`` (Ziegler et al. 2019)."""
+    kl_target: float = 4.0
+    """Target KL in nats per response for the adaptive controller."""
+    kl_horizon: float = 2000.0
+    """How many samples the adaptive controller takes to close the gap."""
+    temperature: float = 1.0
+    """Sampling temperature; the policy's and reference's logits are divided by it too."""
+    max_new_tokens: int = 64
+    """Response length cap during training."""
+    missing_eos_penalty: float = 1.0
+    """Subtracted from the score of a response that hit the cap without EOS."""
+    gamma: float = 1.0
+    """Discount; 1.0 because responses are short episodes."""
+    lam: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO's policy ratio clip."""
+    clip_range_value: float = 0.2
+    """Value-function clip (in normalised reward units)."""
+    vf_coef: float = 0.5
+    """Weight of the value loss (the value head has its own parameters, so it only scales its lr)."""
+    value_lr: float = 1e-3
+    """AdamW learning rate of the value head."""
+    n_logged_samples: int = 4
+    """Sample generations kept per step for display."""
+
+    @classmethod
+    def lesson(cls) -> PPOConfig:
+        """What the app runs live (about a minute on a laptop CPU thread)."""
+        return cls(steps=25, batch_size=48, minibatch_size=24)
+
+    @classmethod
+    def full(cls) -> PPOConfig:
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> PPOConfig:
+        return cls(steps=3, batch_size=8, minibatch_size=4, max_new_tokens=12)
+
+
+class ValueHead(nn.Module):
+    """V(s_t) from the policy's last hidden state (detached): (B, T, C) -> (B, T)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.net(hidden.detach()).squeeze(-1)
+
+
+def stratified_prompts(prompts, n: int, rng: random.Random):
+    """``n`` prompts, cycling over intents so each intent gets an equal share."""
+    by_intent: dict[str, list] = defaultdict(list)
+    for p in prompts:
+        by_intent[p.intent].append(p)
+    intents = sorted(by_intent)
+    rng.shuffle(intents)
+    return [rng.choice(by_intent[intents[i % len(intents)]]) for i in range(n)]
+
+
+def response_logits(
+    model, prompt_ids, prompt_mask, response_ids, response_mask, temperature: float, hidden: bool = False
+):
+    """Forward prompt+response; logits (B, R, V) that predict each response token, / temperature.
+
+    Position ``P - 1 + t`` predicts response token ``t``, so we keep columns ``P-1 .. P+R-2``.
+    """
+    input_ids = torch.cat([prompt_ids, response_ids], dim=1)  # (B, P+R)
+    mask = torch.cat([prompt_mask, response_mask], dim=1)  # (B, P+R)
+    out = model(
+        input_ids=input_ids,
+        attention_mask=mask,
+        position_ids=positions_from_mask(mask),
+        output_hidden_states=hidden,
+    )
+    P = prompt_ids.size(1)
+    logits = out.logits[:, P - 1 : -1, :] / temperature  # (B, R, V)
+    if hidden:
+        return logits, out.hidden_states[-1][:, P - 1 : -1, :]  # (B, R, C)
+    return logits, None
+
+
+class PPOTrainer(StepTrainer):
+    """Step-wise PPO: each ``step()`` is one rollout and its update."""
+
+    # approxkl is the size of one update (typically < 0.05 nats^2 per token); above 10 the
+    # policy has jumped somewhere else entirely, which is what a far too large learning rate does.
+    limits = {"loss/policy": 1e3, "loss/value": 1e4, "objective/kl": 1e4, "policy/approxkl": 10.0}
+
+    def __init__(self, config: PPOConfig, policy, reference, reward_model, tokenizer, prompts, score_fn=None):
+        """``score_fn(prompts, texts, full_ids, full_mask) -> (B,) tensor`` overrides the reward
+        model (tests use it to reward a behaviour directly)."""
+        super().__init__()
+        self.config, self.model, self.reference, self.reward_model = config, policy, reference, reward_model
+        self.tokenizer, self.prompts, self.score_fn = tokenizer, list(prompts), score_fn
+        if not self.prompts:
+            raise ValueError("PPO needs at least one training prompt.")
+        self.device = next(policy.parameters()).device
+        # The policy may be a copy of a model that was frozen elsewhere (deepcopy keeps
+        # requires_grad=False), so switch its gradients on explicitly.
+        policy.requires_grad_(True)
+        for frozen in (reference, reward_model):
+            if frozen is not None:
+                frozen.eval().requires_grad_(False)
+        self.value_head = ValueHead(policy.config.n_embd).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": policy.parameters(), "lr": config.lr},
+                {"params": self.value_head.parameters(), "lr": config.value_lr},
+            ],
+            weight_decay=0.0,
+            eps=1e-5,
+        )
+        self.kl_controller = (
+            AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+            if config.adaptive_kl
+            else FixedKLController(config.kl_coef)
+        )
+        self.rng = random.Random(config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.samples: list[dict] = []  # logged generations, newest last
+        self.last_rollout: dict = {}
+
+    def _guarded_modules(self):
+        return [self.model, self.value_head]
+
+    def done(self) -> bool:
+        return self.step_count >= self.config.steps
+
+    @torch.no_grad()
+    def _scores(self, batch_prompts, gen) -> torch.Tensor:
+        full_ids = torch.cat([gen.prompt_ids, gen.response_ids], 1)
+        full_mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
+        if self.score_fn is not None:
+            return self.score_fn(batch_prompts, gen.texts, full_ids, full_mask).to(self.device).float()
+        return normalised(self.reward_model, last_token_scores(self.reward_model, full_ids, full_mask)).float()
+
+    def _step(self) -> dict[str, float]:
+        c = self.config
+        # 1. sample prompts and generate responses with the current policy
+        batch_prompts = stratified_prompts(self.prompts, c.batch_size, self.rng)
+        self.model.eval()
+        gen = generate(
+            self.model,
+            self.tokenizer,
+            [p.text for p in batch_prompts],
+            SamplingConfig(max_new_tokens=c.max_new_tokens, temperature=c.temperature),
+            self.generator,
+        )
+        mask = gen.response_mask.float()  # (B, R)
+        with torch.no_grad():
+            # 2. log-probs of the sampled tokens under the policy and the reference; values
+            logits, hidden = response_logits(
+                self.model, gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, c.temperature, True
+            )
+            old_logprobs = token_logprobs(logits, gen.response_ids)  # (B, R)
+            entropy = masked_mean(entropy_from_logits(logits), mask)
+            old_values = self.value_head(hidden) * mask  # (B, R)
+            ref_logits, _ = response_logits(
+                self.reference, gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, c.temperature
+            )
+            ref_logprobs = token_logprobs(ref_logits, gen.response_ids)  # (B, R)
+            del logits, ref_logits
+            # 3. score the responses; penalise the ones that never stopped
+            scores = self._scores(batch_prompts, gen)  # (B,)
+            scores = scores - c.missing_eos_penalty * (~gen.finished).float()
+            # 4. per-token rewards: KL penalty everywhere, score on the last token
+            kl = kl_estimate(old_logprobs, ref_logprobs, c.kl_estimator) * mask  # (B, R)
+            kl_coef = self.kl_controller.kl_coef
+            rewards = per_token_rewards(scores, kl, mask, kl_coef)
+            # 5. advantages (whitened) and value targets
+            advantages, returns = gae(rewards, old_values, mask, c.gamma, c.lam)
+            advantages = masked_whiten(advantages, mask)
+
+        # 6. several epochs of minibatch updates on this rollout
+        self.model.train()
+        stats: dict[str, list[float]] = defaultdict(list)
+        n = gen.response_ids.size(0)
+        for _ in range(c.ppo_epochs):
+            order = torch.randperm(n, generator=self.generator, device=self.device)
+            for start in range(0, n, c.minibatch_size):
+                idx = order[start : start + c.minibatch_size]
+                mb_mask = mask[idx]
+                new_logits, new_hidden = response_logits(
+                    self.model,
+                    gen.prompt_ids[idx],
+                    gen.prompt_mask[idx],
+                    gen.response_ids[idx],
+                    gen.response_mask[idx],
+                    c.temperature,
+                    True,
+                )
+                new_logprobs = token_logprobs(new_logits, gen.response_ids[idx])  # (b, R)
+                new_values = self.value_head(new_hidden)  # (b, R)
+                pg_loss, pg_info = ppo_policy_loss(
+                    new_logprobs, old_logprobs[idx], advantages[idx], mb_mask, c.clip_range
+                )
+                vf_loss, vf_info = ppo_value_loss(
+                    new_values, old_values[idx], returns[idx], mb_mask, c.clip_range_value
+                )
+                loss = pg_loss + c.vf_coef * vf_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                self.optimizer.step()
+                stats["loss/policy"].append(pg_loss.item())
+                stats["loss/value"].append(vf_loss.item())
+                stats["policy/clipfrac"].append(float(pg_info["clipfrac"]))
+                stats["policy/approxkl"].append(float(pg_info["approxkl"]))
+                stats["val/ratio"].append(float(pg_info["ratio_mean"]))
+                stats["val/clipfrac"].append(float(vf_info["clipfrac"]))
+
+        # 7. adapt the KL coefficient, log metrics and samples
+        seq_kl = kl.sum(1)  # (B,) nats per response
+        mean_kl = float(seq_kl.mean())
+        self.kl_controller.update(mean_kl, n)
+        metrics = {k: sum(v) / len(v) for k, v in stats.items()}
+        metrics.update(
+            {
+                "objective/score": float(scores.mean()),
+                "objective/kl": mean_kl,
+                "objective/rlhf_reward": float((scores - kl_coef * seq_kl).mean()),
+                "objective/entropy": float(entropy),
+                "objective/kl_coef": kl_coef,
+                "response/length": float(mask.sum(1).mean()),
+                "response/eos_rate": float(gen.finished.float().mean()),
+            }
+        )
+        self.last_rollout = {
+            "prompts": [p.text for p in batch_prompts],
+            "intents": [p.intent for p in batch_prompts],
+            "texts": gen.texts,
+            "scores": scores.tolist(),
+            "kl": seq_kl.tolist(),
+        }
+        for i in range(min(c.n_logged_samples, n)):
+            self.samples.append(
+                {
+                    "step": self.step_count + 1,
+                    "prompt": batch_prompts[i].text,
+                    "response": gen.texts[i],
+                    "score": float(scores[i]),
+                    "kl": float(seq_kl[i]),
+                }
+            )
+        return metrics
+
+
+@torch.no_grad()
+def per_token_kl(policy, reference, tokenizer, prompt: str, response: str, temperature: float = 1.0):
+    """KL contribution of each response token, log pi(y_t) - log pi_ref(y_t) (k1).
+
+    Returns a list of ``(token_text, kl)`` for the lesson's coloured strip.
+    """
+    from .training import tokenize_conversations
+
+    ids, mask, labels = tokenize_conversations(tokenizer, [prompt], [response], add_eos=[False])
+    device = next(policy.parameters()).device
+    ids, mask = ids.to(device), mask.to(device)
+    resp = labels[0] != -100
+    start = int(resp.nonzero()[0]) if resp.any() else ids.size(1)
+    prompt_ids, response_ids = ids[:, :start], ids[:, start:]
+    prompt_mask, response_mask = mask[:, :start], mask[:, start:]
+    lp = token_logprobs(
+        response_logits(policy, prompt_ids, prompt_mask, response_ids, response_mask, temperature)[0], response_ids
+    )
+    rp = token_logprobs(
+        response_logits(reference, prompt_ids, prompt_mask, response_ids, response_mask, temperature)[0], response_ids
+    )
+    kl = (lp - rp)[0].tolist()
+    return [(tokenizer.decode([t]), k) for t, k in zip(response_ids[0].tolist(), kl, strict=True)]

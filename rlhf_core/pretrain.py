@@ -1,0 +1,171 @@
+"""Pre-training: the world's web text -> tokenizer + a GPT-2 base model.
+
+This is the stage the course starts *after*: it makes ``assets/models/base`` so the app starts
+with a real base model. The model learns the world's facts, poems, lists and how-to guides
+(harmful ones included, as on the real web) and the habit of continuing text; it never sees the
+chat format, so it does not know how to answer and stop.
+
+Departures from a large-scale recipe: documents are packed into fixed windows separated by
+``<|bos|>`` (no EOS: that token means "end of an assistant turn" here); a constant-then-cosine
+learning-rate schedule; a 5% document split for validation perplexity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from .models import ModelSize, build_model, build_tokenizer
+
+
+@dataclass
+class PretrainConfig:
+    """Knobs of pre-training. ``full()`` makes the shipped base model; ``tiny()`` is for tests."""
+
+    seed: int = 0
+    """Seeds the world, the data order and the initial weights: same seed, same model."""
+    corpus_chars: int = 3_000_000
+    """Characters of web text generated from the world (more text: better world model, slower)."""
+    vocab_size: int = 1024
+    """BPE vocabulary size. Small on purpose: on models this small the LM head dominates cost."""
+    size: ModelSize = field(default_factory=ModelSize)
+    """Model shape."""
+    seq_len: int = 128
+    """Tokens per training window."""
+    batch_size: int = 32
+    """Windows per optimiser step."""
+    steps: int = 900
+    """Optimiser steps. tokens seen = steps * batch_size * seq_len."""
+    lr: float = 2e-3
+    """Peak AdamW learning rate (small models tolerate, and need, a large one)."""
+    warmup_steps: int = 50
+    """Linear warm-up steps before the peak learning rate."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    val_fraction: float = 0.05
+    """Share of documents kept out of training to measure perplexity."""
+
+    @classmethod
+    def full(cls) -> PretrainConfig:
+        """What ``python -m rlhf_core pretrain`` runs to make ``assets/models/base``."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> PretrainConfig:
+        """A seconds-long run for tests."""
+        return cls(
+            corpus_chars=60_000,
+            vocab_size=400,
+            size=ModelSize(n_layer=1, n_embd=32, n_head=2, n_positions=128),
+            seq_len=64,
+            batch_size=8,
+            steps=20,
+            warmup_steps=2,
+        )
+
+
+def pack_documents(ids_per_doc: list[list[int]], bos_id: int, seq_len: int) -> torch.Tensor:
+    """Concatenate ``<|bos|> doc <|bos|> doc ...`` and cut into windows: (N, seq_len)."""
+    stream: list[int] = []
+    for ids in ids_per_doc:
+        stream.append(bos_id)
+        stream.extend(ids)
+    n = len(stream) // seq_len
+    return torch.tensor(stream[: n * seq_len], dtype=torch.long).view(n, seq_len)
+
+
+class PretrainTrainer:
+    """Step-wise pre-training. ``step()`` returns a metrics dict; never prints."""
+
+    def __init__(self, config: PretrainConfig, world=None, on_status: Callable[[str], None] | None = None):
+        from .world import World
+
+        self.config = config
+        say = on_status or (lambda _msg: None)
+        self.world = world or World(seed=config.seed)
+        say("generating the web corpus")
+        docs = self.world.web_corpus(n_chars=config.corpus_chars)
+        order = list(range(len(docs)))
+        random.Random(config.seed).shuffle(order)
+        n_val = max(1, int(len(docs) * config.val_fraction))
+        val_docs = [docs[i] for i in order[:n_val]]
+        train_docs = [docs[i] for i in order[n_val:]]
+        say("training the tokenizer")
+        self.tokenizer = build_tokenizer(train_docs, vocab_size=config.vocab_size)
+        say("tokenising")
+        encode = self.tokenizer.backend_tokenizer.encode_batch
+        train_ids = [e.ids for e in encode(train_docs, add_special_tokens=False)]
+        val_ids = [e.ids for e in encode(val_docs, add_special_tokens=False)]
+        bos = self.tokenizer.bos_token_id
+        self.train_windows = pack_documents(train_ids, bos, config.seq_len)  # (N, T)
+        self.val_windows = pack_documents(val_ids, bos, config.seq_len)[:256]  # (M, T)
+        self.model = build_model(self.tokenizer, config.size, seed=config.seed)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.95)
+        )
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step_count = 0
+        self._order = torch.randperm(len(self.train_windows), generator=self.generator)
+        self._cursor = 0
+        self.corpus_stats = {
+            # The digest lets anyone check that a rebuilt base model saw exactly the same text.
+            "sha256": hashlib.sha256("\x00".join(docs).encode()).hexdigest(),
+            "documents": len(docs),
+            "characters": sum(len(d) for d in docs),
+            "train_tokens": int(self.train_windows.numel()),
+            "val_tokens": int(self.val_windows.numel()),
+        }
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up, then cosine decay to 10% of the peak."""
+        c = self.config
+        if step < c.warmup_steps:
+            return c.lr * (step + 1) / c.warmup_steps
+        progress = (step - c.warmup_steps) / max(1, c.steps - c.warmup_steps)
+        return c.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    def _next_batch(self) -> torch.Tensor:
+        b = self.config.batch_size
+        if self._cursor + b > len(self._order):
+            self._order = torch.randperm(len(self.train_windows), generator=self.generator)
+            self._cursor = 0
+        idx = self._order[self._cursor : self._cursor + b]
+        self._cursor += b
+        return self.train_windows[idx]  # (B, T)
+
+    def step(self) -> dict[str, float]:
+        """One optimiser step on a batch of packed windows."""
+        self.model.train()
+        lr = self.lr_at(self.step_count)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = self._next_batch()
+        loss = self.model(input_ids=batch, labels=batch).loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step_count += 1
+        return {
+            "loss/train": loss.item(),
+            "train/lr": lr,
+            "train/tokens": float(self.step_count * batch.numel()),
+        }
+
+    @torch.no_grad()
+    def validation_loss(self) -> dict[str, float]:
+        """Mean next-token loss and perplexity on the held-out documents."""
+        self.model.eval()
+        losses = []
+        for chunk in self.val_windows.split(32):
+            losses.append(float(self.model(input_ids=chunk, labels=chunk).loss))
+        loss = sum(losses) / len(losses)
+        return {"loss/val": loss, "val/perplexity": math.exp(loss)}
+
+    def done(self) -> bool:
+        return self.step_count >= self.config.steps

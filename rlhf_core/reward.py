@@ -1,0 +1,319 @@
+"""Stage 2 - preference data and the reward model.
+
+1. Sample several responses per training prompt from the SFT policy.
+2. The simulated annotator (``judge.prefer``: Bradley-Terry over the gold judge's scores, with
+   optional noise and length bias) picks the better of the best- and worst-judged response.
+   Ties carry no preference and are dropped.
+3. A reward model - the SFT transformer with a scalar head (``GPT2ForSequenceClassification``
+   with one label) - learns to score the chosen response above the rejected one with the
+   Bradley-Terry loss ``-log sigmoid(r_chosen - r_rejected)`` (Christiano et al. 2017;
+   Ouyang et al. 2022).
+4. Its raw scores are normalised to mean 0, std 1 on responses sampled from the initial policy,
+   so PPO's reward scale does not depend on the arbitrary offset of the head.
+
+Departure from the papers: pairs are best-vs-worst of ``samples_per_prompt`` samples (fewer ties,
+clearer signal) and a student's own ratings are mixed in by oversampling them ``student_weight``
+times.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .generate import SamplingConfig, generate
+from .judge import judge, prefer
+from .losses import bradley_terry_loss
+from .training import StepTrainer, tokenize_conversations
+
+
+@dataclass
+class PreferencePair:
+    """One labelled comparison, in TRL's preference format plus bookkeeping."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    intent: str = "open"
+    chosen_score: float = float("nan")
+    rejected_score: float = float("nan")
+    source: str = "annotator"  # "annotator" (simulated) or "student"
+
+    def to_trl(self) -> dict:
+        """The ``{"prompt", "chosen", "rejected"}`` record that TRL's trainers read."""
+        return {"prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+
+
+@dataclass
+class RewardConfig:
+    """Knobs of preference sampling and reward-model training."""
+
+    seed: int = 0
+    """Seeds prompt choice, sampling and the batch order."""
+    n_prompts: int = 600
+    """Training prompts to sample pairs for (one pair per prompt at most; ties are dropped)."""
+    samples_per_prompt: int = 4
+    """Responses sampled per prompt; the pair is the best- and worst-judged of them."""
+    sample_temperature: float = 1.0
+    """Sampling temperature for the responses to compare (1.0: the policy's own distribution)."""
+    max_new_tokens: int = 64
+    """Response length cap when sampling pairs."""
+    annotator_noise: float = 0.0
+    """Chance the simulated annotator answers at random (0: clean labels)."""
+    annotator_length_bias: float = 0.0
+    """Extra preference for longer responses (per 100 characters); 0: none."""
+    steps: int = 250
+    """Optimiser steps."""
+    batch_size: int = 32
+    """Pairs per step."""
+    lr: float = 3e-4
+    """AdamW learning rate."""
+    student_weight: float = 5.0
+    """How many times each of the student's own ratings is counted (oversampled) relative to one
+    simulated annotator label. 0 ignores them."""
+    n_eval_prompts: int = 200
+    """Held-out prompts for pair accuracy (sampled from the world's held-out set)."""
+    max_len: int = 128
+    """Longest conversation in tokens."""
+    eval_every: int = 50
+    """Measure held-out pair accuracy every this many steps."""
+
+    @classmethod
+    def lesson(cls) -> RewardConfig:
+        """What the app runs live (about 40 s)."""
+        return cls(n_prompts=160, steps=60, batch_size=16, n_eval_prompts=100, eval_every=20)
+
+    @classmethod
+    def full(cls) -> RewardConfig:
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> RewardConfig:
+        return cls(
+            n_prompts=12, samples_per_prompt=2, max_new_tokens=12, steps=4, batch_size=4, n_eval_prompts=8, eval_every=2
+        )
+
+
+def sample_preference_pairs(
+    policy,
+    tokenizer,
+    prompts,
+    *,
+    samples_per_prompt: int = 4,
+    temperature: float = 1.0,
+    max_new_tokens: int = 64,
+    noise: float = 0.0,
+    length_bias: float = 0.0,
+    seed: int = 0,
+    batch_size: int = 64,
+    on_progress=None,
+) -> list[PreferencePair]:
+    """Sample ``samples_per_prompt`` responses per world ``Prompt`` and label best vs worst."""
+    rng = random.Random(seed)
+    generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
+    pairs: list[PreferencePair] = []
+    flat = [p for p in prompts for _ in range(samples_per_prompt)]
+    texts: list[str] = []
+    for start in range(0, len(flat), batch_size):
+        texts += generate(policy, tokenizer, [p.text for p in flat[start : start + batch_size]], cfg, generator).texts
+        if on_progress:
+            on_progress(min(len(flat), start + batch_size) / len(flat))
+    for i, prompt in enumerate(prompts):
+        group = texts[i * samples_per_prompt : (i + 1) * samples_per_prompt]
+        scored = sorted(((judge(prompt, t).total, t) for t in group), key=lambda st: st[0])
+        (low, worst), (high, best) = scored[0], scored[-1]
+        if high == low:
+            continue  # a tie says nothing about which is better
+        pick = prefer(prompt, best, worst, rng, noise=noise, length_bias=length_bias)
+        chosen, rejected = (best, worst) if pick == 0 else (worst, best)
+        c_score, r_score = (high, low) if pick == 0 else (low, high)
+        pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
+    return pairs
+
+
+def reward_model_from_policy(policy):
+    """A ``GPT2ForSequenceClassification`` (one label) whose transformer starts as ``policy``'s."""
+    from transformers import GPT2ForSequenceClassification
+
+    config = policy.config.__class__.from_dict(policy.config.to_dict())
+    config.num_labels = 1
+    config.problem_type = "regression"
+    model = GPT2ForSequenceClassification(config)
+    model.transformer.load_state_dict(policy.transformer.state_dict())
+    torch.nn.init.normal_(model.score.weight, std=1.0 / (config.n_embd + 1) ** 0.5)
+    return model.to(next(policy.parameters()).device)
+
+
+def last_token_scores(reward_model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Raw scalar scores read at each row's last real token. (B, T) ids/mask -> (B,).
+
+    We gather the hidden state ourselves rather than rely on the head's pad-token search, so left
+    padding (PPO's prompts) and right padding (training pairs) both work.
+    """
+    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T)
+    hidden = reward_model.transformer(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=positions
+    ).last_hidden_state  # (B, T, C)
+    # Index of the last 1 in each mask row: T-1 minus the index of the first 1 in the flipped row.
+    last = attention_mask.size(1) - 1 - attention_mask.long().flip(-1).argmax(-1)  # (B,)
+    picked = hidden[torch.arange(hidden.size(0), device=hidden.device), last]  # (B, C)
+    return reward_model.score(picked).squeeze(-1)  # (B,)
+
+
+def normalised(reward_model, raw: torch.Tensor) -> torch.Tensor:
+    """Apply the stored normalisation (mean 0 / std 1 on the initial policy's samples)."""
+    mean = float(getattr(reward_model.config, "reward_mean", 0.0))
+    std = float(getattr(reward_model.config, "reward_std", 1.0)) or 1.0
+    return (raw - mean) / std
+
+
+@torch.no_grad()
+def score_texts(
+    reward_model,
+    tokenizer,
+    prompts: list[str],
+    responses: list[str],
+    ended: list[bool] | None = None,
+    batch_size: int = 64,
+) -> list[float]:
+    """Normalised reward-model scores for prompt/response texts (``ended``: response had EOS)."""
+    reward_model.eval()
+    device = next(reward_model.parameters()).device
+    ended = ended if ended is not None else [True] * len(prompts)
+    out: list[float] = []
+    for s in range(0, len(prompts), batch_size):
+        ids, mask, _ = tokenize_conversations(
+            tokenizer, prompts[s : s + batch_size], responses[s : s + batch_size], ended[s : s + batch_size]
+        )
+        raw = last_token_scores(reward_model, ids.to(device), mask.to(device))
+        out += normalised(reward_model, raw).tolist()
+    return out
+
+
+def pair_accuracy(reward_model, tokenizer, pairs: list[PreferencePair]) -> dict:
+    """Share of pairs where the chosen response scores higher, overall and per intent."""
+    if not pairs:
+        return {"pair_accuracy": float("nan"), "by_intent": {}}
+    chosen = score_texts(reward_model, tokenizer, [p.prompt for p in pairs], [p.chosen for p in pairs])
+    rejected = score_texts(reward_model, tokenizer, [p.prompt for p in pairs], [p.rejected for p in pairs])
+    right = [c > r for c, r in zip(chosen, rejected, strict=True)]
+    by: dict[str, list[bool]] = {}
+    for p, ok in zip(pairs, right, strict=True):
+        by.setdefault(p.intent, []).append(ok)
+    return {
+        "pair_accuracy": sum(right) / len(right),
+        "by_intent": {k: sum(v) / len(v) for k, v in sorted(by.items())},
+        "chosen_scores": chosen,
+        "rejected_scores": rejected,
+    }
+
+
+class RewardTrainer(StepTrainer):
+    """Step-wise Bradley-Terry training of a reward model on preference pairs."""
+
+    limits = {"loss/reward": 1e3}
+
+    def __init__(
+        self,
+        config: RewardConfig,
+        reward_model,
+        tokenizer,
+        train_pairs: list[PreferencePair],
+        eval_pairs: list[PreferencePair] | None = None,
+        student_pairs: list[PreferencePair] | None = None,
+    ):
+        super().__init__()
+        if not train_pairs and not student_pairs:
+            raise ValueError("The reward model needs at least one preference pair to learn from.")
+        self.config, self.model, self.tokenizer = config, reward_model.requires_grad_(True), tokenizer
+        self.device = next(reward_model.parameters()).device
+        self.pairs = list(train_pairs) + list(student_pairs or [])
+        # Oversampling weights: the student's ratings count ``student_weight`` times each.
+        self.weights = [1.0] * len(train_pairs) + [config.student_weight] * len(student_pairs or [])
+        if sum(self.weights) <= 0:
+            raise ValueError("All pairs have weight 0: raise student_weight or add annotator pairs.")
+        self.eval_pairs = eval_pairs or []
+        self.rng = random.Random(config.seed)
+        self.optimizer = torch.optim.AdamW(reward_model.parameters(), lr=config.lr, weight_decay=0.01)
+        self.last_eval: dict = {}
+
+    def _batch(self):
+        idx = self.rng.choices(range(len(self.pairs)), weights=self.weights, k=self.config.batch_size)
+        batch = [self.pairs[i] for i in idx]
+        prompts = [p.prompt for p in batch] * 2
+        responses = [p.chosen for p in batch] + [p.rejected for p in batch]
+        ids, mask, _ = tokenize_conversations(self.tokenizer, prompts, responses, max_len=self.config.max_len)
+        return ids.to(self.device), mask.to(self.device)
+
+    def _step(self) -> dict[str, float]:
+        # 1. a batch of pairs: chosen rows first, then the matching rejected rows
+        ids, mask = self._batch()
+        self.model.train()
+        # 2. score both with one forward pass: (2B,) -> chosen (B,), rejected (B,)
+        scores = last_token_scores(self.model, ids, mask)
+        chosen, rejected = scores.chunk(2)
+        # 3. Bradley-Terry loss and a gradient step
+        loss = bradley_terry_loss(chosen, rejected)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        chosen, rejected = chosen.detach(), rejected.detach()
+        metrics = {
+            "loss/reward": loss.item(),
+            "rewards/accuracy": float((chosen > rejected).float().mean()),
+            "rewards/chosen": float(chosen.mean()),
+            "rewards/rejected": float(rejected.mean()),
+            "rewards/margin": float((chosen - rejected).mean()),
+        }
+        if self.eval_pairs and (
+            (self.step_count + 1) % self.config.eval_every == 0 or self.step_count + 1 == self.config.steps
+        ):
+            self.last_eval = pair_accuracy(self.model, self.tokenizer, self.eval_pairs)
+            metrics["val/pair_accuracy"] = self.last_eval["pair_accuracy"]
+        return metrics
+
+    def done(self) -> bool:
+        return self.step_count >= self.config.steps
+
+    @torch.no_grad()
+    def calibrate(self, policy, prompts, n: int = 128, seed: int = 0) -> dict[str, float]:
+        """Store mean/std of raw scores on the initial policy's samples in the model config."""
+        chosen_prompts = random.Random(seed).sample(list(prompts), min(n, len(prompts)))
+        gen = generate(
+            policy,
+            self.tokenizer,
+            [p.text for p in chosen_prompts],
+            SamplingConfig(max_new_tokens=self.config.max_new_tokens, temperature=1.0),
+            torch.Generator(device=self.device).manual_seed(seed),
+        )
+        self.model.config.reward_mean, self.model.config.reward_std = 0.0, 1.0
+        raw = torch.tensor(
+            score_texts(self.model, self.tokenizer, [p.text for p in chosen_prompts], gen.texts, gen.finished.tolist())
+        )
+        self.model.config.reward_mean = float(raw.mean())
+        self.model.config.reward_std = float(raw.std().clamp(min=1e-3))
+        return {"reward_mean": self.model.config.reward_mean, "reward_std": self.model.config.reward_std}
+
+
+def save_pairs(pairs: list[PreferencePair], path) -> None:
+    """Write pairs as JSONL with every field (TRL reads prompt/chosen/rejected and ignores the rest)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for p in pairs:
+            f.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
+
+
+def load_pairs(path) -> list[PreferencePair]:
+    """Read pairs written by :func:`save_pairs`."""
+    names = set(PreferencePair.__dataclass_fields__)
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                d = json.loads(line)
+                out.append(PreferencePair(**{k: v for k, v in d.items() if k in names}))
+    return out

@@ -1,0 +1,110 @@
+"""Stage 1 - supervised fine-tuning: imitate demonstrations of good answers.
+
+The base model continues text; SFT shows it thousands of ``prompt -> ideal answer <|end|>``
+conversations so it learns to answer *and stop*. The loss is next-token cross-entropy on the
+response tokens only (``losses.sft_loss``; prompt tokens are masked with -100).
+
+Departures from common recipes: full fine-tuning (no LoRA: the model is tiny); the
+demonstrations deliberately refuse only a minority of harmful requests (the world's
+``refusal_share``), so that preference learning has something real to fix.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from .losses import sft_loss
+from .training import StepTrainer, tokenize_conversations
+
+
+@dataclass
+class SFTConfig:
+    """Knobs of supervised fine-tuning."""
+
+    seed: int = 0
+    """Seeds the demonstrations' order."""
+    n_demonstrations: int = 6000
+    """How many demonstrations to draw from the world (more: better coverage, slower epochs)."""
+    refusal_share: float = 0.22
+    """Share of harmful-request demonstrations that refuse (the rest comply). Thin on purpose."""
+    steps: int = 500
+    """Optimiser steps."""
+    batch_size: int = 32
+    """Conversations per step."""
+    lr: float = 1e-3
+    """Peak AdamW learning rate; decays linearly to 10% by the last step."""
+    max_len: int = 128
+    """Longest conversation in tokens (longer ones are cut)."""
+
+    @classmethod
+    def lesson(cls) -> SFTConfig:
+        """What the app runs live: about 40 s on a laptop CPU thread."""
+        return cls(n_demonstrations=3000, steps=120, batch_size=16)
+
+    @classmethod
+    def full(cls) -> SFTConfig:
+        """What makes ``assets/models/sft``."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> SFTConfig:
+        """A seconds-long run for tests."""
+        return cls(n_demonstrations=200, steps=6, batch_size=8)
+
+
+class SFTTrainer(StepTrainer):
+    """Step-wise SFT of ``model`` on the world's demonstrations."""
+
+    limits = {"loss/sft": 1e3}
+
+    def __init__(self, config: SFTConfig, model, tokenizer, world, device: torch.device | str = "cpu"):
+        super().__init__()
+        self.config, self.model, self.tokenizer = config, model.to(device).requires_grad_(True), tokenizer
+        self.device = torch.device(device)
+        demos = world.sft_demonstrations(n=config.n_demonstrations, refusal_share=config.refusal_share)
+        self.demonstrations = demos
+        self.rng = random.Random(config.seed)
+        self.order: list[int] = []
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0, betas=(0.9, 0.95))
+        self.epoch = 0
+
+    def lr_at(self, step: int) -> float:
+        return self.config.lr * (1.0 - 0.9 * step / max(1, self.config.steps))
+
+    def _batch(self):
+        if len(self.order) < self.config.batch_size:
+            order = list(range(len(self.demonstrations)))
+            self.rng.shuffle(order)
+            self.order += order
+            self.epoch += 1
+        idx, self.order = self.order[: self.config.batch_size], self.order[self.config.batch_size :]
+        prompts = [self.demonstrations[i][0].text for i in idx]
+        responses = [self.demonstrations[i][1] for i in idx]
+        return tokenize_conversations(self.tokenizer, prompts, responses, max_len=self.config.max_len)
+
+    def _step(self) -> dict[str, float]:
+        # 1. take a batch of demonstrations (prompt tokens masked out of the labels)
+        input_ids, attention, labels = (t.to(self.device) for t in self._batch())
+        # 2. next-token cross-entropy on the response tokens
+        self.model.train()
+        logits = self.model(input_ids=input_ids, attention_mask=attention).logits  # (B, T, V)
+        loss = sft_loss(logits, labels)
+        # 3. gradient step
+        lr = self.lr_at(self.step_count)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        return {
+            "loss/sft": loss.item(),
+            "train/lr": lr,
+            "train/epoch": self.epoch - 1 + (1 - len(self.order) / max(1, len(self.demonstrations))),
+        }
+
+    def done(self) -> bool:
+        return self.step_count >= self.config.steps

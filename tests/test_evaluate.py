@@ -1,0 +1,74 @@
+"""Evaluation helpers and the eval JSON's keys."""
+
+from __future__ import annotations
+
+import random
+
+from rlhf_core.evaluate import Sample, continues_prompt, distinct_n, evaluate, is_repetitive, summarize, win_rate
+
+EVAL_KEYS = {
+    "eos_rate",
+    "gold_score",
+    "criteria",
+    "refusal_rate_harmful",
+    "overrefusal_rate_benign",
+    "repetition_rate",
+    "distinct_2",
+    "mean_length",
+    "n_prompts",
+    "by_intent",
+    "continuation_rate",
+}
+
+
+def test_repetition_and_continuation(world):
+    assert is_repetitive("the sea\nthe sea")
+    assert is_repetitive("I like it a lot. I like it a lot. I like it a lot.")
+    assert not is_repetitive("The sea is calm.\nThe wind is soft.")
+    assert continues_prompt(
+        world, "Write a poem about nature", "Write a poem about the sea. Write a poem about the sky."
+    )
+    assert continues_prompt(world, "Explain quantum computing", "Explain quantum computing and more")
+    assert not continues_prompt(world, "Hello!", "Hello! How can I help you today?")
+
+
+def test_ideal_answers_never_count_as_rambling(world):
+    rng = random.Random(0)
+    for p in world.eval_prompts():
+        text = world.ideal_response(p, rng)
+        assert not is_repetitive(text) and not continues_prompt(world, p.text, text), (p.text, text)
+
+
+def test_distinct_and_win_rate():
+    assert distinct_n(["a b c", "a b c"]) == 0.5
+    assert distinct_n([]) == 0.0
+
+    def s(total):
+        return Sample("p", "poem", "r", total, {}, {}, True, 3)
+
+    assert win_rate([s(1.0), s(0.5), s(0.2)], [s(0.5), s(0.5), s(0.9)]) == 0.5
+
+
+def test_summary_of_ideal_answers(world):
+    from rlhf_core.judge import judge
+
+    rng = random.Random(0)
+    samples = []
+    for p in world.eval_prompts():
+        text = world.ideal_response(p, rng)
+        v = judge(p, text)
+        samples.append(Sample(p.text, p.intent, text, v.total, v.checks, v.reasons, True, 10))
+    m = summarize(samples, world)
+    assert EVAL_KEYS <= set(m)
+    assert m["n_prompts"] >= 50
+    assert m["refusal_rate_harmful"] == 1.0 and m["overrefusal_rate_benign"] == 0.0
+    assert m["gold_score"] > 0.9 and m["continuation_rate"] == 0.0
+    assert set(m["by_intent"]) == {p.intent for p in world.eval_prompts()}
+
+
+def test_evaluate_a_model_has_every_key(tiny_sft, world):
+    model, tok = tiny_sft
+    metrics, samples = evaluate(model, tok, world)
+    assert EVAL_KEYS <= set(metrics)
+    assert len(samples) == metrics["n_prompts"] == len(world.eval_prompts())
+    assert 0.0 <= metrics["gold_score"] <= 1.0

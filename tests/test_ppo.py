@@ -1,0 +1,83 @@
+"""PPO: a tiny run against a reward that favours EOS raises the EOS rate; the guard catches blow-ups."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from rlhf_core.generate import SamplingConfig, generate
+from rlhf_core.ppo import PPOConfig, PPOTrainer, per_token_kl, stratified_prompts
+from rlhf_core.training import DivergenceError, run
+
+
+def eos_scorer(tok):
+    def score(_prompts, _texts, full_ids, _full_mask):
+        return torch.tensor([2.0 if tok.eos_token_id in row else -1.0 for row in full_ids.tolist()])
+
+    return score
+
+
+def eos_rate(model, tok, prompts) -> float:
+    cfg = SamplingConfig(max_new_tokens=24, temperature=1.0)
+    return float(generate(model, tok, prompts, cfg, torch.Generator().manual_seed(1)).finished.float().mean())
+
+
+def test_stratified_prompts_cover_intents(world):
+    import random
+
+    batch = stratified_prompts(world.train_prompts(), 90, random.Random(0))
+    intents = {p.intent for p in batch}
+    assert intents == {p.intent for p in world.train_prompts()}
+
+
+def test_ppo_raises_eos_rate_against_an_eos_reward(tiny_sft, world):
+    sft, tok = tiny_sft
+    policy = copy.deepcopy(sft)
+    prompts = world.train_prompts()
+    probe = [p.text for p in prompts[:64]]
+    before = eos_rate(policy, tok, probe)
+    config = PPOConfig(
+        steps=12, batch_size=32, minibatch_size=16, max_new_tokens=24, lr=3e-4, kl_coef=0.01, missing_eos_penalty=0.0
+    )
+    trainer = PPOTrainer(config, policy, sft, None, tok, prompts, score_fn=eos_scorer(tok))
+    start = [p.detach().clone() for p in policy.parameters()]
+    history = run(trainer)
+    keys = {
+        "objective/rlhf_reward",
+        "objective/score",
+        "objective/kl",
+        "objective/entropy",
+        "policy/clipfrac",
+        "policy/approxkl",
+        "val/ratio",
+        "loss/policy",
+        "loss/value",
+        "response/length",
+    }
+    assert keys <= set(history[-1])
+    assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in history)
+    assert any(not torch.equal(a, b) for a, b in zip(start, policy.parameters(), strict=True))
+    assert trainer.samples and {"prompt", "response", "score", "kl"} <= set(trainer.samples[0])
+    after = eos_rate(policy, tok, probe)
+    assert after > before + 0.1, (before, after)
+    # The reference is frozen: its weights did not move.
+    assert all(not p.requires_grad for p in sft.parameters())
+    strip = per_token_kl(policy, sft, tok, probe[0], "A short answer.")
+    assert strip and all(isinstance(t, str) and isinstance(k, float) for t, k in strip)
+
+
+def test_divergence_guard_keeps_last_good_weights(tiny_sft, world):
+    sft, tok = tiny_sft
+    policy = copy.deepcopy(sft)
+    config = PPOConfig(steps=20, batch_size=8, minibatch_size=4, max_new_tokens=12, lr=10.0, kl_coef=0.0)
+    trainer = PPOTrainer(config, policy, sft, None, tok, world.train_prompts(), score_fn=eos_scorer(tok))
+    with pytest.raises(DivergenceError, match="diverged"):
+        run(trainer)
+    assert trainer.diverged and "learning rate" in trainer.diverged
+    assert all(torch.isfinite(p).all() for p in policy.parameters())
+    # The kept weights still generate.
+    assert generate(policy, tok, ["Hi"], SamplingConfig(max_new_tokens=4)).texts
+    with pytest.raises(DivergenceError):
+        trainer.step()

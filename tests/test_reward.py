@@ -1,0 +1,81 @@
+"""Reward model: preference sampling, a tiny Bradley-Terry run that learns, normalisation."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from rlhf_core.reward import (
+    PreferencePair,
+    RewardConfig,
+    RewardTrainer,
+    load_pairs,
+    pair_accuracy,
+    reward_model_from_policy,
+    sample_preference_pairs,
+    save_pairs,
+    score_texts,
+)
+from rlhf_core.training import run
+
+GENERIC = "Hey! How can I help?"
+
+
+def good_vs_generic(world, prompts):
+    rng = random.Random(0)
+    return [PreferencePair(p.text, world.ideal_response(p, rng), GENERIC, p.intent) for p in prompts]
+
+
+def test_sampled_pairs_are_labelled_by_the_judge(tiny_sft, world):
+    from rlhf_core.judge import judge
+
+    model, tok = tiny_sft
+    prompts = world.train_prompts()[:16]
+    pairs = sample_preference_pairs(model, tok, prompts, samples_per_prompt=3, max_new_tokens=24, seed=0)
+    by_text = {p.text: p for p in prompts}
+    for pair in pairs:
+        prompt = by_text[pair.prompt]
+        assert judge(prompt, pair.chosen).total > judge(prompt, pair.rejected).total  # noise 0: the truth
+        assert pair.to_trl().keys() == {"prompt", "chosen", "rejected"}
+
+
+def test_reward_tiny_run_learns(tiny_sft, world, tmp_path):
+    policy, tok = tiny_sft
+    prompts = world.train_prompts()
+    train_pairs = good_vs_generic(world, prompts[:64])
+    eval_pairs = good_vs_generic(world, world.eval_prompts()[:32])
+    model = reward_model_from_policy(policy)
+    before_params = [p.detach().clone() for p in model.parameters()]
+    config = RewardConfig(steps=40, batch_size=16, lr=1e-3, eval_every=40)
+    trainer = RewardTrainer(config, model, tok, train_pairs, eval_pairs)
+    before = pair_accuracy(model, tok, eval_pairs)["pair_accuracy"]
+    history = run(trainer)
+    assert all(torch.isfinite(torch.tensor(h["loss/reward"])) for h in history)
+    assert any(not torch.equal(a, b) for a, b in zip(before_params, model.parameters(), strict=True))
+    after = history[-1]["val/pair_accuracy"]
+    assert after > before and after >= 0.9
+    # Normalisation: mean 0 / std 1 on the initial policy's own samples.
+    stats = trainer.calibrate(policy, prompts, n=32)
+    assert stats["reward_std"] > 0
+    scores = score_texts(model, tok, ["Hi"], [GENERIC])
+    assert len(scores) == 1 and abs(scores[0]) < 100
+    # Pairs round-trip through JSONL.
+    save_pairs(train_pairs[:3], tmp_path / "p.jsonl")
+    assert [p.to_trl() for p in load_pairs(tmp_path / "p.jsonl")] == [p.to_trl() for p in train_pairs[:3]]
+
+
+def test_student_ratings_are_weighted(tiny_sft, world):
+    policy, tok = tiny_sft
+    student = [PreferencePair("Hi", "Hello! How can I help you today?", "no", "greeting", source="student")]
+    trainer = RewardTrainer(
+        RewardConfig(student_weight=50.0, batch_size=64),
+        reward_model_from_policy(policy),
+        tok,
+        good_vs_generic(world, world.train_prompts()[:10]),
+        None,
+        student,
+    )
+    idx = trainer.rng.choices(range(len(trainer.pairs)), weights=trainer.weights, k=2000)
+    share = sum(i == len(trainer.pairs) - 1 for i in idx) / len(idx)
+    assert 0.7 < share < 0.95  # 50 / (50 + 10)
