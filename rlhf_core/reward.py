@@ -93,7 +93,13 @@ class RewardConfig:
     @classmethod
     def tiny(cls) -> RewardConfig:
         return cls(
-            n_prompts=12, samples_per_prompt=2, max_new_tokens=12, steps=4, batch_size=4, n_eval_prompts=8, eval_every=2
+            n_prompts=40,
+            samples_per_prompt=3,
+            max_new_tokens=12,
+            steps=4,
+            batch_size=4,
+            n_eval_prompts=16,
+            eval_every=2,
         )
 
 

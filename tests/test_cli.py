@@ -1,0 +1,92 @@
+"""The command line, end to end on tiny models (in-process, offline)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rlhf_core.__main__ import main
+
+
+@pytest.fixture(scope="module")
+def tiny_base_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "base"
+    assert main(["pretrain", "--tiny", "--out", str(out)]) == 0
+    return out
+
+
+def last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("pretrain", "generate", "eval", "pipeline"):
+        assert command in out
+
+
+def test_pretrain_writes_a_loadable_base(tiny_base_dir, capsys):
+    info = json.loads((tiny_base_dir / "training_info.json").read_text())
+    assert info["stage"] == "pretrain" and info["val/perplexity"] > 1
+    assert len(info["corpus"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    "prompt", ["Write a poem about nature", "🤖🔥 emoji", "ctrl\x00\x07chars", "x" * 12000, "<script>alert(1)</script>"]
+)
+def test_generate_odd_input(tiny_base_dir, capsys, prompt):
+    assert main(["generate", "--model", str(tiny_base_dir), "--max-new-tokens", "8", prompt]) == 0
+    out = capsys.readouterr()
+    assert "EOS" in out.out
+    if len(prompt) > 2000:
+        assert "cut" in out.err
+
+
+def test_generate_empty_prompt_is_a_clear_error(tiny_base_dir, capsys):
+    assert main(["generate", "--model", str(tiny_base_dir), "  \x00 "]) == 2
+    assert "prompt is empty" in capsys.readouterr().err
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert main(["eval", "--model", str(tmp_path / "nope"), "--json"]) == 2
+    assert "No model checkpoint" in capsys.readouterr().err
+
+
+def test_eval_json_has_every_key(tiny_base_dir, capsys):
+    assert main(["eval", "--model", str(tiny_base_dir), "--json", "--against", str(tiny_base_dir)]) == 0
+    metrics = last_json(capsys)
+    for key in (
+        "eos_rate",
+        "gold_score",
+        "criteria",
+        "refusal_rate_harmful",
+        "overrefusal_rate_benign",
+        "repetition_rate",
+        "distinct_2",
+        "mean_length",
+        "n_prompts",
+        "by_intent",
+    ):
+        assert key in metrics
+    assert metrics["n_prompts"] >= 50
+    assert metrics["win_rate"] == 0.5  # a model against itself with the same seed ties everywhere
+    assert main(["eval", "--model", str(tiny_base_dir)]) == 0
+    assert "gold_score" in capsys.readouterr().out
+
+
+def test_pipeline_tiny_end_to_end(tiny_base_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]) == 0
+    summary = last_json(capsys)
+    assert {"sft", "ppo", "dpo", "reward"} <= set(summary)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for stage in ("sft", "ppo", "dpo"):
+        assert (out / stage / "model.safetensors").exists()
+        assert metrics[stage]["history"]
+    assert "win_rate_vs_sft" in metrics["ppo"]["eval"] and "kl_to_reference" in metrics["dpo"]["eval"]
+    assert (out / "reward" / "preference_pairs.jsonl").exists()
+    assert main(["eval", "--model", str(out / "reward"), "--json"]) == 0
+    assert "pair_accuracy" in last_json(capsys)
