@@ -16,6 +16,7 @@ import torch
 
 from .generate import EVAL_SAMPLING, SamplingConfig, generate
 from .judge import CRITERIA, is_refusal, judge
+from .models import BOS
 
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -37,11 +38,22 @@ def is_repetitive(text: str) -> bool:
 
 
 def continues_prompt(world, prompt_text: str, response: str) -> bool:
-    """True when the response echoes the prompt or carries on with more requests
-    (what a base model does: "Write a poem about nature. Write a poem about the sea. ...")."""
+    """True when the response carries on with the text instead of answering it, as a base
+    model does. Any of these counts:
+
+    - it echoes the prompt ("Write a poem about nature. Write a poem about ...");
+    - it goes on with more requests (a sentence that reads as a user's request);
+    - it starts by finishing the prompt's sentence (a lowercase word or punctuation first);
+    - it runs on into a new web document (``<|bos|>`` inside the response).
+    """
     prompt_words = words(prompt_text)
     # Short prompts ("Hi!") may be echoed by a perfectly good reply ("Hi! How can I help?").
     if len(prompt_words) >= 3 and " ".join(words(response)).startswith(" ".join(prompt_words)):
+        return True
+    if BOS in response:
+        return True
+    first = response.lstrip()[:1]
+    if first and (first.islower() or first in ",.;:?!)'"):
         return True
     for sentence in re.split(r"[.!?\n]+", response):
         sentence = sentence.strip()

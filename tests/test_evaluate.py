@@ -30,6 +30,9 @@ def test_repetition_and_continuation(world):
     )
     assert continues_prompt(world, "Explain quantum computing", "Explain quantum computing and more")
     assert not continues_prompt(world, "Hello!", "Hello! How can I help you today?")
+    assert continues_prompt(world, "Write a sad note about the lake.", " makes me cry.")  # finishes the sentence
+    assert continues_prompt(world, "List three birds", "1. owl<|bos|>Worksheet 3.")  # runs into a new document
+    assert not continues_prompt(world, "List three birds", "1. owl\n2. crow\n3. wren")
 
 
 def test_ideal_answers_never_count_as_rambling(world):
