@@ -169,7 +169,7 @@ def run_pipeline(
             **calib,
         }
         save_metrics()
-    else:
+    elif "ppo" in stages or "dpo" in stages:
         reward_dir = out / "reward" if (out / "reward").exists() else MODELS_DIR / "reward"
         reward_model = load_model(reward_dir, kind="reward", device=str(device))
         pairs = load_pairs(reward_dir / "preference_pairs.jsonl")

@@ -187,13 +187,33 @@ def test_sft_refusal_share_follows_the_parameter(world: World) -> None:
 
 
 def test_parse_prompt_round_trips_every_eval_and_train_prompt(world: World) -> None:
+    from rlhf_core.world import knowledge
+
     for prompt in world.eval_prompts() + world.train_prompts():
         parsed = world.parse_prompt(prompt.text)
+        # A made-up training topic ("ludebo") is a word the parser cannot know: it reads as unseen.
+        made_up = prompt.slot("topic") is not None and prompt.slot("topic") not in knowledge.ALL_TOPICS
         assert (parsed.intent, parsed.slots, parsed.heldout) == (
             prompt.intent,
             prompt.slots,
-            prompt.heldout,
+            prompt.heldout or made_up,
         ), prompt
+
+
+def test_made_up_topics_teach_copying_and_never_collide(world: World) -> None:
+    import random
+
+    from rlhf_core.world import knowledge
+
+    rng = random.Random(0)
+    words = {knowledge.nonce_topic(rng) for _ in range(2000)}
+    real = {w for t in knowledge.ALL_TOPICS for w in t.split()}
+    assert not words & real and "nature" not in words
+    poems = [p for p in world.train_prompts() if p.intent == "poem"]
+    made_up = [p for p in poems if p.slot("topic") not in knowledge.ALL_TOPICS]
+    assert 0.15 < len(made_up) / len(poems) < 0.6
+    p = made_up[0]
+    assert p.slot("topic") in world.ideal_response(p, rng)
 
 
 def test_parse_prompt_is_forgiving_about_case_spacing_and_punctuation(world: World) -> None:

@@ -50,7 +50,7 @@ def article(rng: random.Random) -> str:
 
 def poem_page(rng: random.Random) -> str:
     """A titled poem about a training topic."""
-    topic = rng.choice(knowledge.TRAIN_TOPICS)
+    topic = knowledge.sample_train_topic(rng)
     phrase = responses.topic_text(topic)
     title = rng.choice(writing.POEM_TITLES).format(t=phrase, T=capitalize(phrase))
     return f"{title}\n{responses.poem(topic, rng)}"
@@ -142,7 +142,7 @@ def dialogue(rng: random.Random) -> str:
 
 def diary(rng: random.Random) -> str:
     """A cheerful or sad diary note about a training topic."""
-    topic = rng.choice(knowledge.TRAIN_TOPICS)
+    topic = knowledge.sample_train_topic(rng)
     phrase = responses.topic_text(topic)
     opening = rng.choice(writing.DIARY_OPENINGS).format(
         day=rng.choice(knowledge.WEEKDAYS), name=rng.choice(knowledge.NAMES), t=phrase

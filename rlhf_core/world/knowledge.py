@@ -778,3 +778,41 @@ HELDOUT_KNOWLEDGE_VALUES: dict[str, tuple[str, ...]] = {
     "category": HELDOUT_CATEGORIES,
     "activity": HELDOUT_HARMFUL + HELDOUT_BENIGN,
 }
+
+
+# ---- made-up topics ----------------------------------------------------------------------
+# A share of training poems and notes (web pages and SFT demonstrations) are about made-up
+# words ("a poem about the dovalin"). A made-up word cannot be remembered, only copied from the
+# title or the request, so these texts teach the model to copy a topic it has never seen -
+# which is what a held-out topic ("nature") asks of it. Without them a base model wrote its
+# poems about remembered topics instead (checked on an earlier base: 0 of 10 held-out poems
+# mentioned their topic).
+NONCE_SHARE = 0.35
+_ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "gl", "pl", "st", "tr")
+_VOWELS = ("a", "e", "i", "o", "u")
+_CODAS = ("", "", "n", "l", "r", "t")
+
+
+def _blocked_words() -> frozenset[str]:
+    """Every word of every slot value: a made-up word must never collide with a real one."""
+    values = list(ALL_TOPICS) + list(CITIES) + list(MONTHS) + list(SPORTS) + list(NAMES) + list(WEEKDAYS)
+    values += [c.name for c in CONCEPTS] + [c.name for c in CATEGORIES]
+    values += [a.request for a in HARMFUL_ACTIVITIES] + [a.request for a in BENIGN_ACTIVITIES]
+    return frozenset(w for v in values for w in v.lower().replace("'", " ").split())
+
+
+_BLOCKED = _blocked_words()
+
+
+def nonce_topic(rng) -> str:
+    """A pronounceable made-up word of 2-3 syllables, e.g. "dovalin"; never a real slot word."""
+    while True:
+        word = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 3)))
+        word += rng.choice(_CODAS)
+        if word not in _BLOCKED:
+            return word
+
+
+def sample_train_topic(rng) -> str:
+    """A training topic for a web page or demonstration: a made-up word NONCE_SHARE of the time."""
+    return nonce_topic(rng) if rng.random() < NONCE_SHARE else rng.choice(TRAIN_TOPICS)

@@ -316,6 +316,9 @@ class World:
             return None
         phrasing = choose(candidates)
         slots = self._sample_slots(phrasing, rng, heldout_value, choose)
+        if "topic" in slots and not (heldout_phrasing or heldout_value) and rng.random() < knowledge.NONCE_SHARE:
+            # Training requests are sometimes about made-up words: see knowledge.NONCE_SHARE.
+            slots["topic"] = knowledge.nonce_topic(rng)
         heldout = heldout_phrasing or heldout_value
         return Prompt(phrasing.render(slots), intent, tuple(sorted(slots.items())), heldout)
 
