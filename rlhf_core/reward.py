@@ -198,7 +198,11 @@ def score_texts(
     out: list[float] = []
     for s in range(0, len(prompts), batch_size):
         ids, mask, _ = tokenize_conversations(
-            tokenizer, prompts[s : s + batch_size], responses[s : s + batch_size], ended[s : s + batch_size]
+            tokenizer,
+            prompts[s : s + batch_size],
+            responses[s : s + batch_size],
+            ended[s : s + batch_size],
+            max_len=min(160, reward_model.config.n_positions),
         )
         raw = last_token_scores(reward_model, ids.to(device), mask.to(device))
         out += normalised(reward_model, raw).tolist()

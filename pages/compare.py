@@ -1,0 +1,82 @@
+"""Base vs SFT vs RLHF: the same prompt through each stage, each answer with its five-criteria
+checklist, reward-model score and length."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rlhf_core import playground
+from ui import lesson, state
+from ui.text import md_escape, show_notes
+from ui.widgets import response_card
+
+lesson.header(
+    "compare",
+    "Pick or type a prompt and read how the **base**, **SFT** and **RLHF** models answer it, side by side, each "
+    "judged on the same five criteria. Models you trained yourself replace the shipped ones automatically.",
+)
+
+STAGES = ["base", "sft", "ppo"]
+c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+examples = list(playground.SEED_PROMPTS) + playground.example_prompts(
+    "eval", n=4, seed=3, intents_wanted=("unknown", "arithmetic", "benign_howto", "tone")
+)
+picked = c1.selectbox("Prompt", examples + ["Type your own..."], key="cmp-prompt")
+with_dpo = c2.toggle("Add DPO", key="cmp-dpo", help="Show the DPO model as a fourth column.")
+seed = c3.number_input("Seed", 0, 10_000, 0, key="cmp-seed", help="Same seed, same answers.")
+if picked == "Type your own...":
+    typed = st.text_area("Your prompt", key="cmp-own", height=80, max_chars=20_000, placeholder="e.g. List four fruits")
+    checked = playground.check_text(typed)
+    show_notes(checked)
+    prompt = checked.text if checked.ok else None
+else:
+    prompt = picked
+if with_dpo:
+    STAGES.append("dpo")
+
+reward = state.model_in_use("reward")
+if reward is None:
+    st.caption("No reward model yet: answers are shown without a reward-model score.")
+
+if prompt:
+    st.markdown(f"**Prompt:** {md_escape(prompt)}")
+    cols = st.columns(len(STAGES))
+    for col, stage in zip(cols, STAGES, strict=True):
+        lm = state.model_in_use(stage)
+        with col:
+            if lm is None:
+                st.markdown(f"**{playground.STAGE_TITLES[stage]}**")
+                st.warning(str(playground.NotBuiltError(stage)), icon=":material/construction:")
+                continue
+            r = state.generate(lm, [prompt], seed=int(seed))[0]
+            score = state.reward_scores(reward, [prompt], [r.text], [r.finished])[0] if reward is not None else None
+            response_card(lm.title, r.text, playground.judge(prompt, r.text), score, r.n_tokens, r.finished)
+
+st.subheader("Why the difference?")
+st.markdown(
+    """
+- **Base model:** it was trained to *continue web text*. A request is just the start of a page, so it continues
+  it: it echoes the request, adds more requests ("Write a poem about the sea. Write a poem about..."), drifts into
+  whatever usually follows, and never stops, because it never saw the end-of-turn token.
+- **SFT model:** demonstrations taught it the *format*: answer the request, in the right shape (lines for a poem,
+  numbers for a list), then emit `<|end|>`. It imitates; it does not know which of its possible answers people
+  prefer, and it still answers most harmful requests because the demonstrations rarely refused.
+- **RLHF model:** PPO raised the reward model's score, which learned from thousands of comparisons what people
+  prefer: complete, on-topic, honest answers of the right length, and a brief refusal with a safe alternative for
+  harmful requests. The KL leash kept it close to the SFT model's fluent language while it did.
+"""
+)
+with st.expander("The textbook picture: the two poems the course started from"):
+    ramble = "Write a poem about nature. Write a poem about the sea. Write a poem about the sky. Write a poem about"
+    poem = (
+        "Nature hums beneath the open sky\nThe wind moves softly through the trees\n"
+        "I walk with nature at the break of day\nAnd rest in its quiet, gentle peace."
+    )
+    left, right = st.columns(2)
+    with left:
+        response_card("Base model (illustration)", ramble, playground.judge(playground.POEM_PROMPT, ramble))
+    with right:
+        response_card("RLHF model (illustration)", poem, playground.judge(playground.POEM_PROMPT, poem))
+    st.caption("Hand-written illustrations, judged by the same gold judge as the real answers above.")
+
+lesson.next_page("compare")

@@ -1,0 +1,118 @@
+"""Plotly charts with labelled axes, drawn from plain lists and dicts (metrics histories)."""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui.text import plot_label
+
+# Short chart titles; the glossary page explains each metric in full.
+METRIC_TITLES = {
+    "loss/sft": "SFT loss (response tokens only)",
+    "loss/reward": "Bradley–Terry loss",
+    "rewards/accuracy": "Pair accuracy on the training batch",
+    "val/pair_accuracy": "Held-out pair accuracy",
+    "rewards/margin": "Margin: score(chosen) − score(rejected)",
+    "rewards/chosen": "Score of chosen answers",
+    "rewards/rejected": "Score of rejected answers",
+    "objective/score": "Reward-model score",
+    "objective/kl": "KL to the SFT reference (nats / answer)",
+    "objective/rlhf_reward": "Score − β·KL (what PPO maximises)",
+    "objective/entropy": "Entropy (nats / token)",
+    "response/length": "Response length (tokens)",
+    "response/eos_rate": "Share of answers that stopped (EOS)",
+    "policy/clipfrac": "Clip fraction",
+    "policy/approxkl": "Approx. KL of one update",
+    "loss/policy": "Policy loss",
+    "loss/value": "Value loss",
+    "loss/dpo": "DPO loss",
+    "loss/sft_chosen": "NLL of chosen answers",
+    "train/lr": "Learning rate",
+}
+
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def _finite(values):
+    return [v if isinstance(v, (int, float)) and math.isfinite(v) else None for v in values]
+
+
+def line_figure(
+    series: dict[str, tuple[list, list]], title: str, y_title: str, x_title: str = "training step", height: int = 260
+) -> go.Figure:
+    fig = go.Figure()
+    for name, (xs, ys) in series.items():
+        fig.add_trace(go.Scatter(x=xs, y=_finite(ys), mode="lines+markers" if len(xs) < 40 else "lines", name=name))
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        showlegend=len(series) > 1,
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
+
+
+def metric_series(history: list[dict], key: str) -> tuple[list, list]:
+    xs, ys = [], []
+    for i, row in enumerate(history, 1):
+        if key in row:
+            xs.append(i)
+            ys.append(row[key])
+    return xs, ys
+
+
+def metrics_grid(history: list[dict], keys: list[str], prefix: str, columns: int = 2, reference=None) -> None:
+    """One small chart per metric (each keeps its own y-scale), ``columns`` per row.
+
+    ``reference`` (an optional second history, e.g. the shipped run) is drawn as a second line.
+    """
+    keys = [k for k in keys if any(k in row for row in history) or (reference and any(k in r for r in reference))]
+    if not keys:
+        st.caption("The charts appear after the first training step.")
+        return
+    for start in range(0, len(keys), columns):
+        cols = st.columns(columns)
+        for col, key in zip(cols, keys[start : start + columns], strict=False):
+            series = {"this run": metric_series(history, key)}
+            if reference:
+                series["shipped run"] = metric_series(reference, key)
+            fig = line_figure(series, METRIC_TITLES.get(key, key), key)
+            col.plotly_chart(fig, key=f"{prefix}-{key}", config=CHART_CONFIG)
+
+
+def histogram(groups: dict[str, list[float]], title: str, x_title: str, key: str) -> None:
+    fig = go.Figure()
+    for name, values in groups.items():
+        fig.add_trace(go.Histogram(x=_finite(values), name=name, opacity=0.65, nbinsx=30))
+    fig.update_layout(
+        barmode="overlay",
+        title={"text": title, "font": {"size": 14}},
+        xaxis_title=x_title,
+        yaxis_title="number of answers",
+        height=300,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def token_bars(pairs: list[tuple[str, float]], title: str, key: str) -> None:
+    """Next-token probabilities as a horizontal bar chart (most likely on top)."""
+    labels = [f"{i + 1}. {plot_label(t)}" for i, (t, _) in enumerate(pairs)]
+    probs = [p for _, p in pairs]
+    fig = go.Figure(go.Bar(x=probs[::-1], y=labels[::-1], orientation="h", text=[f"{p:.1%}" for p in probs[::-1]]))
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        xaxis_title="probability of being the next token",
+        yaxis_title="token (␣ = space, ↵ = newline)",
+        height=60 + 28 * len(pairs),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"tickformat": ".0%" if max(probs, default=0) >= 0.1 else ".1%"},
+    )
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
