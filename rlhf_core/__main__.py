@@ -212,6 +212,29 @@ def _eval_reward_model(args, device) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import TRL_PPO_VENV, BenchSettings, format_table, run_bench
+
+    device = _setup(args)
+    settings = BenchSettings.quick() if args.quick else BenchSettings()
+    if args.trl is not None:
+        settings.trl = args.trl
+    if args.repeats is not None:
+        settings.repeats = max(1, args.repeats)
+    if args.steps is not None:
+        settings.steps = max(1, args.steps)
+    result = run_bench(
+        settings,
+        base=args.base,
+        sft=args.sft,
+        reward=args.reward,
+        device=device,
+        trl_venv=args.trl_venv or TRL_PPO_VENV,
+    )
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rlhf_core", description="RLHF Playground command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -255,6 +278,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
     _common(p)
     p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("bench", help="seconds per step of each lesson stage, and ratios against TRL")
+    p.add_argument("--json", action="store_true", help="print one JSON object (last line)")
+    p.add_argument("--quick", action="store_true", help="a seconds-long run (for tests): no TRL unless --trl")
+    p.add_argument("--base", type=Path, default=None, help="base model (default: assets/models/base)")
+    p.add_argument("--sft", type=Path, default=None, help="SFT model (default: assets/models/sft, else the base)")
+    p.add_argument("--reward", type=Path, default=None, help="reward model (default: assets/models/reward, if any)")
+    p.add_argument("--repeats", type=int, default=None, help="alternating rounds of each TRL comparison (default 4)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per stage and per side per round")
+    p.add_argument(
+        "--trl",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the TRL comparisons (default: unless --quick)",
+    )
+    p.add_argument(
+        "--trl-venv", type=Path, default=None, help="virtual environment with trl 1.12 (default .bench/trl112)"
+    )
+    _common(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

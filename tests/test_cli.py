@@ -24,7 +24,7 @@ def test_help_lists_commands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("pretrain", "generate", "eval", "pipeline"):
+    for command in ("pretrain", "generate", "eval", "pipeline", "bench"):
         assert command in out
 
 
