@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from .losses import dpo_loss, sequence_logprobs
-from .training import StepTrainer, tokenize_conversations
+from .training import StepTrainer, length_buckets, restore_order, tokenize_conversations
 
 
 @dataclass
@@ -77,7 +77,7 @@ class DPOTrainer(StepTrainer):
         self.config, self.model, self.tokenizer, self.pairs = config, policy, tokenizer, list(pairs)
         self.device = next(policy.parameters()).device
         self.rng = random.Random(config.seed)
-        self.optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0)
+        self.optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0, fused=True)
         self.order: list[int] = []
         policy.requires_grad_(True)  # it may be a copy of a frozen model
         # 1. reference log-probs of every chosen and rejected response, once: (N,) each
@@ -85,24 +85,29 @@ class DPOTrainer(StepTrainer):
         chosen, rejected = [], []
         with torch.no_grad():
             for s in range(0, len(self.pairs), 64):
-                c, r, _, _ = self._logps(reference, self.pairs[s : s + 64])
+                c, r, _ = self._logps(reference, self.pairs[s : s + 64])
                 chosen.append(c)
                 rejected.append(r)
         self.ref_chosen, self.ref_rejected = torch.cat(chosen), torch.cat(rejected)
 
     def _logps(self, model, batch):
-        """Summed response log-probs of chosen and rejected in one forward: (b,), (b,), nll, mask."""
+        """Summed response log-probs of chosen and rejected: (b,), (b,), and the chosen NLL.
+
+        Rows run in length buckets (each trimmed to its longest row) to skip padding.
+        """
         prompts = [p.prompt for p in batch] * 2
         responses = [p.chosen for p in batch] + [p.rejected for p in batch]
         ids, mask, labels = tokenize_conversations(self.tokenizer, prompts, responses, max_len=self.config.max_len)
         ids, mask, labels = ids.to(self.device), mask.to(self.device), labels.to(self.device)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # (2b, T-1, V) predicts ids[:, 1:]
-        targets = labels[:, 1:]  # (2b, T-1)
-        resp_mask = (targets != -100).long()
-        logps = sequence_logprobs(logits, targets, resp_mask)  # (2b,)
+        parts = []
+        for rows, width in length_buckets(mask):
+            logits = model(input_ids=ids[rows, :width], attention_mask=mask[rows, :width]).logits[:, :-1]
+            targets = labels[rows, 1:width]  # (r, w-1): logits[:, t] predicts ids[:, t+1]
+            parts.append((rows, sequence_logprobs(logits, targets, (targets != -100).long())))
+        logps = restore_order(parts)  # (2b,)
         chosen, rejected = logps.chunk(2)
-        n_tokens = resp_mask.sum(1).clamp(min=1).float().chunk(2)[0]  # (b,)
-        return chosen, rejected, -(chosen / n_tokens).mean(), resp_mask
+        n_tokens = (labels[:, 1:] != -100).sum(1).clamp(min=1).float().chunk(2)[0]  # (b,)
+        return chosen, rejected, -(chosen / n_tokens).mean()
 
     def _step(self) -> dict[str, float]:
         c = self.config
@@ -114,7 +119,7 @@ class DPOTrainer(StepTrainer):
         batch = [self.pairs[i] for i in idx]
         self.model.train()
         # 2. policy log-probs of chosen and rejected
-        pol_c, pol_r, chosen_nll, _ = self._logps(self.model, batch)
+        pol_c, pol_r, chosen_nll = self._logps(self.model, batch)
         ref_c, ref_r = self.ref_chosen[idx], self.ref_rejected[idx]
         # 3. DPO loss (+ optional SFT term on the chosen responses)
         losses, r_c, r_r = dpo_loss(pol_c, pol_r, ref_c, ref_r, c.beta, c.loss_type, c.label_smoothing)

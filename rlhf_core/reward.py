@@ -27,7 +27,7 @@ import torch
 from .generate import SamplingConfig, generate
 from .judge import judge, prefer
 from .losses import bradley_terry_loss
-from .training import StepTrainer, tokenize_conversations
+from .training import StepTrainer, length_buckets, restore_order, tokenize_conversations
 
 
 @dataclass
@@ -253,7 +253,7 @@ class RewardTrainer(StepTrainer):
             raise ValueError("All pairs have weight 0: raise student_weight or add annotator pairs.")
         self.eval_pairs = eval_pairs or []
         self.rng = random.Random(config.seed)
-        self.optimizer = torch.optim.AdamW(reward_model.parameters(), lr=config.lr, weight_decay=0.01)
+        self.optimizer = torch.optim.AdamW(reward_model.parameters(), lr=config.lr, weight_decay=0.01, fused=True)
         self.last_eval: dict = {}
 
     def _batch(self):
@@ -268,8 +268,12 @@ class RewardTrainer(StepTrainer):
         # 1. a batch of pairs: chosen rows first, then the matching rejected rows
         ids, mask = self._batch()
         self.model.train()
-        # 2. score both with one forward pass: (2B,) -> chosen (B,), rejected (B,)
-        scores = last_token_scores(self.model, ids, mask)
+        # 2. score both (in length buckets, to skip padding): (2B,) -> chosen (B,), rejected (B,)
+        parts = [
+            (rows, last_token_scores(self.model, ids[rows, :width], mask[rows, :width]))
+            for rows, width in length_buckets(mask)
+        ]
+        scores = restore_order(parts)
         chosen, rejected = scores.chunk(2)
         # 3. Bradley-Terry loss and a gradient step
         loss = bradley_terry_loss(chosen, rejected)

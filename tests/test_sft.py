@@ -40,3 +40,26 @@ def test_sft_tiny_run(tiny_base, tiny_sft, world):
     prompts = [p.text for p in world.train_prompts()[:48]]
     base_rate = eos_rate(base, tok, prompts)
     assert eos_rate(tiny_sft[0], tok, prompts) >= base_rate + 0.3
+
+
+def test_length_buckets_change_nothing_but_speed(tiny_base):
+    """The bucketed SFT loss equals the plain one on the same batch."""
+    from rlhf_core.losses import sft_loss
+    from rlhf_core.training import length_buckets, restore_order
+
+    model, tok = tiny_base
+    prompts = ["Hi", "List two fruits", "Write a poem about the river", "What is 2 plus 2?", "Hello there friend"]
+    responses = ["Hello!", "1. apple\n2. pear", "The river runs\nThe river sings\nI walk along", "4", "Hi!"]
+    ids, mask, labels = tokenize_conversations(tok, prompts, responses)
+    with torch.no_grad():
+        plain = sft_loss(model(input_ids=ids, attention_mask=mask).logits, labels)
+        n_total = (labels[:, 1:] != -100).sum()
+        bucketed = sum(
+            sft_loss(model(input_ids=ids[r, :w], attention_mask=mask[r, :w]).logits, labels[r, :w])
+            * (labels[r, 1:w] != -100).sum()
+            / n_total
+            for r, w in length_buckets(mask, 3)
+        )
+        parts = [(r, mask[r].sum(1).float()) for r, w in length_buckets(mask, 2)]
+    assert torch.allclose(plain, bucketed, atol=1e-5)
+    assert torch.equal(restore_order(parts), mask.sum(1).float())
