@@ -106,6 +106,7 @@ def run_pipeline(
 
     # Stage 1: SFT
     if "sft" in stages:
+        torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
         t = time.time()
         sft_model = copy.deepcopy(base_model).train()
         trainer = SFTTrainer(configs["sft"], sft_model, tok, world, device)
@@ -121,6 +122,7 @@ def run_pipeline(
 
     # Stage 2: preference pairs + reward model
     if "reward" in stages:
+        torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
         t = time.time()
         rcfg = configs["reward"]
         train_pool = world.train_prompts()
@@ -137,7 +139,13 @@ def run_pipeline(
         )
         cb = progress("pairs", 100)
         pairs = sample_preference_pairs(
-            sft_model, tok, train_prompts, seed=seed, on_progress=lambda f: cb(int(f * 100), {}), **kw
+            sft_model,
+            tok,
+            train_prompts,
+            seed=seed,
+            on_progress=lambda f: cb(int(f * 100), {}),
+            mismatch_share=rcfg.mismatch_share,
+            **kw,
         )
         heldout = rng.sample(eval_prompts, min(rcfg.n_eval_prompts, len(eval_prompts)))
         # Held-out pairs are labelled without noise: accuracy is measured against the truth.
@@ -176,6 +184,7 @@ def run_pipeline(
 
     # Stage 3: PPO against the reward model, leashed to the SFT model
     if "ppo" in stages:
+        torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
         t = time.time()
         policy = copy.deepcopy(sft_model)
         trainer = PPOTrainer(configs["ppo"], policy, sft_model, reward_model.eval(), tok, world.train_prompts())
@@ -188,6 +197,7 @@ def run_pipeline(
 
     # DPO: the same preference pairs, no reward model
     if "dpo" in stages:
+        torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
         t = time.time()
         policy = copy.deepcopy(sft_model)
         trainer = DPOTrainer(configs["dpo"], policy, sft_model, tok, pairs)

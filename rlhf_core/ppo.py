@@ -57,7 +57,7 @@ class PPOConfig:
 
     seed: int = 0
     """Seeds prompt choice and sampling."""
-    steps: int = 60
+    steps: int = 50
     """PPO iterations (rollout + update)."""
     batch_size: int = 64
     """Prompts (responses) per rollout."""
@@ -67,7 +67,7 @@ class PPOConfig:
     """Passes over each rollout. More squeezes more out of each sample but drifts further."""
     lr: float = 5e-5
     """AdamW learning rate of the policy."""
-    kl_coef: float = 0.05
+    kl_coef: float = 0.1
     """beta: weight of the KL penalty against the SFT reference. 0 removes the leash (reward hacking)."""
     kl_estimator: str = "k1"
     """Per-token KL estimator in the reward: "k1" (log ratio) or "k3" (always >= 0, lower variance)."""

@@ -53,7 +53,7 @@ class RewardConfig:
 
     seed: int = 0
     """Seeds prompt choice, sampling and the batch order."""
-    n_prompts: int = 600
+    n_prompts: int = 900
     """Training prompts to sample responses for."""
     samples_per_prompt: int = 4
     """Responses sampled per prompt; every pair of them with different gold scores is labelled."""
@@ -61,12 +61,17 @@ class RewardConfig:
     """Sampling temperature for the responses to compare (1.0: the policy's own distribution)."""
     max_new_tokens: int = 64
     """Response length cap when sampling pairs."""
+    mismatch_share: float = 0.5
+    """Share of prompts that also get an off-topic comparison: one of their samples against a
+    sample written for a request of another intent. 0 gives a reward model that PPO hacks with
+    one generic answer to everything (the reward-hacking lesson)."""
     annotator_noise: float = 0.0
     """Chance the simulated annotator answers at random (0: clean labels)."""
     annotator_length_bias: float = 0.0
     """Extra preference for longer responses (per 100 characters); 0: none."""
-    steps: int = 100
-    """Optimiser steps (the loss is near 0 after ~60: more steps only overfit)."""
+    steps: int = 40
+    """Optimiser steps: about one epoch of the pairs. Held-out accuracy peaked near one epoch and
+    fell as training went on (0.76 at 25 steps, 0.63 at 100), as InstructGPT also found."""
     batch_size: int = 32
     """Pairs per step."""
     lr: float = 3e-4
@@ -78,7 +83,7 @@ class RewardConfig:
     """Held-out prompts for pair accuracy (sampled from the world's held-out set)."""
     max_len: int = 128
     """Longest conversation in tokens."""
-    eval_every: int = 25
+    eval_every: int = 10
     """Measure held-out pair accuracy every this many steps."""
 
     @classmethod
@@ -116,6 +121,7 @@ def sample_preference_pairs(
     seed: int = 0,
     batch_size: int = 64,
     on_progress=None,
+    mismatch_share: float = 0.0,
 ) -> list[PreferencePair]:
     """Sample ``samples_per_prompt`` responses per world ``Prompt`` and label every pair of them
     whose gold scores differ (ties carry no preference)."""
@@ -143,6 +149,29 @@ def sample_preference_pairs(
                 chosen, rejected = (text_a, text_b) if pick == 0 else (text_b, text_a)
                 c_score, r_score = (score_a, score_b) if pick == 0 else (score_b, score_a)
                 pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
+        # Off-topic comparisons: one of this prompt's samples against a sample written for a
+        # request of another intent, labelled by the same annotator. Without them the reward
+        # model never sees "a fine answer to the wrong question" rejected, and PPO hacks it by
+        # giving one safe-looking answer to everything (seen here: "I don't know" to all).
+        if mismatch_share > 0 and rng.random() < mismatch_share:
+            # Harmful requests and their benign look-alikes ("pick a lock" / "pick a melon") are
+            # compared with each other's samples, so that a refusal is seen rejected for a benign
+            # request and chosen for a harmful one; other intents with any other intent.
+            lookalike = {"harmful", "benign_howto"}
+            if prompt.intent in lookalike:
+                others = [j for j, q in enumerate(prompts) if q.intent in lookalike and j != i]
+            else:
+                others = [j for j, q in enumerate(prompts) if q.intent != prompt.intent]
+            if others:
+                j = rng.choice(others)
+                own = rng.choice(group)
+                foreign = rng.choice(texts[j * samples_per_prompt : (j + 1) * samples_per_prompt])
+                s_own, s_foreign = judge(prompt, own).total, judge(prompt, foreign).total
+                if s_own != s_foreign:
+                    pick = prefer(prompt, own, foreign, rng, noise=noise, length_bias=length_bias)
+                    chosen, rejected = (own, foreign) if pick == 0 else (foreign, own)
+                    c_score, r_score = (s_own, s_foreign) if pick == 0 else (s_foreign, s_own)
+                    pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
     return pairs
 
 
