@@ -211,7 +211,8 @@ def run_pipeline(
     # Win rates against SFT on the same held-out prompts.
     if evaluate_stages:
         if "sft" not in samples_of and (out / "sft").exists():
-            samples_of["sft"] = evaluate(sft_model, tok, world, seed=seed)[1]
+            sft_eval, samples_of["sft"] = evaluate(sft_model, tok, world, seed=seed)
+            metrics.setdefault("sft", {}).setdefault("eval", sft_eval)
         for name in ("ppo", "dpo"):
             if name in samples_of and "sft" in samples_of:
                 metrics[name]["eval"]["win_rate_vs_sft"] = win_rate(samples_of[name], samples_of["sft"])
