@@ -42,9 +42,10 @@ class DPOConfig:
     """Assumed share of flipped labels (conservative DPO); 0 trusts every label."""
     sft_coef: float = 0.2
     """Weight of an extra NLL term on the chosen responses (per token). 0 is plain DPO."""
-    steps: int = 150
-    """Optimiser steps."""
-    batch_size: int = 32
+    steps: int = 60
+    """Optimiser steps. More overfit here: 150 steps of 32 pairs reached KL 9.5 and a held-out gold
+    score of 0.47, against 1.4 and 0.57 for 60 steps of 16."""
+    batch_size: int = 16
     """Pairs per step."""
     lr: float = 2e-5
     """AdamW learning rate (DPO needs a small one; 5e-5 for 6 epochs destroyed a prototype)."""
@@ -53,8 +54,8 @@ class DPOConfig:
 
     @classmethod
     def lesson(cls) -> DPOConfig:
-        """What the app runs live (under a minute)."""
-        return cls(steps=60, batch_size=16)
+        """What the app runs live (under a minute): the same as ``full``."""
+        return cls()
 
     @classmethod
     def full(cls) -> DPOConfig:
