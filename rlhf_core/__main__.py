@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rlhf_core", description="RLHF Playground command line")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("pretrain", help="rebuild the base model from scratch (about 12 minutes on 1 CPU thread)")
+    p = sub.add_parser("pretrain", help="rebuild the base model from scratch (about 11 minutes on 1 CPU thread)")
     p.add_argument("--out", type=Path, default=Path("assets/models/base"), help="checkpoint folder to write")
     p.add_argument("--steps", type=int, default=None, help="override the number of optimiser steps")
     p.add_argument("--tiny", action="store_true", help="a seconds-long run (for tests)")
