@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .models import ASSISTANT, USER
+from .models import strip_chat_markers, strip_control_characters
 
 
 @dataclass
@@ -178,10 +178,7 @@ def clean_prompt(text: object, max_chars: int = 2000) -> str:
     """Make any user input safe to feed the model: a string, without control characters
     (newlines and tabs kept) or chat role markers, and at most ``max_chars`` long."""
     s = "" if text is None else str(text)
-    s = "".join(ch for ch in s if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
-    for marker in (USER, ASSISTANT, "<|end|>", "<|bos|>", "<|pad|>"):
-        s = s.replace(marker, "")
-    return s[:max_chars]
+    return strip_chat_markers(strip_control_characters(s))[:max_chars]
 
 
 def next_token_probabilities(model, tokenizer, text: str, top: int = 10, chat: bool = False):

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +36,19 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
 )
+
+
+def strip_control_characters(text: str) -> str:
+    """Drop control characters (Unicode Cc) and lone surrogates (Cs); keep newlines and tabs."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def strip_chat_markers(text: str) -> str:
+    """Remove the special tokens' text (``<|user|>`` ...) so typed input cannot forge a turn."""
+    for marker in SPECIAL_TOKENS:
+        text = text.replace(marker, "")
+    return text
+
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 MODELS_DIR = ASSETS_DIR / "models"

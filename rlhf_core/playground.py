@@ -32,12 +32,12 @@ import random
 import re
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import jobs
+from .models import SPECIAL_TOKENS, strip_chat_markers, strip_control_characters
 
 MODELS_DIR_ENV = "RLHF_MODELS_DIR"
 PRESET_ENV = "RLHF_PRESET"
@@ -348,13 +348,13 @@ def check_text(raw: object, what: str = "prompt", max_chars: int = MAX_PROMPT_CH
     very long text cut (each with a note). Emoji and HTML are kept as plain text."""
     original = "" if raw is None else str(raw)
     notes = []
-    kept = "".join(ch for ch in original if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    kept = strip_control_characters(original)
     if len(kept) != len(original):
         notes.append(f"Removed {len(original) - len(kept)} control character(s) from your {what}.")
-    for marker in ("<|user|>", "<|assistant|>", "<|end|>", "<|bos|>", "<|pad|>"):
+    for marker in SPECIAL_TOKENS:
         if marker in kept:
-            kept = kept.replace(marker, "")
             notes.append(f"Removed the chat marker {marker} (it would break the chat format).")
+    kept = strip_chat_markers(kept)
     if len(kept) > max_chars:
         notes.append(
             f"Your {what} has {len(kept):,} characters; only the first {max_chars:,} are used "
