@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,7 +100,7 @@ def run_pipeline(
         metrics.setdefault(name, {})["eval"] = m
 
     base_model, tok = load(base, device=str(device))
-    if evaluate_stages and "base" not in samples_of:
+    if evaluate_stages:
         t = time.time()
         do_eval("base", base_model, tok)
         timings["eval_base"] = time.time() - t
@@ -126,8 +127,6 @@ def run_pipeline(
         t = time.time()
         rcfg = configs["reward"]
         train_pool = world.train_prompts()
-        import random
-
         rng = random.Random(seed)
         train_prompts = rng.sample(train_pool, min(rcfg.n_prompts, len(train_pool)))
         kw = dict(

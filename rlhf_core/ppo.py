@@ -157,6 +157,12 @@ def response_logits(
     return logits, None
 
 
+def response_token_logprobs(model, prompt_ids, prompt_mask, response_ids, response_mask, temperature: float):
+    """log pi(y_t | x, y_<t) of each response token under ``model`` at ``temperature``: (B, R)."""
+    logits, _ = response_logits(model, prompt_ids, prompt_mask, response_ids, response_mask, temperature)
+    return token_logprobs(logits, response_ids)
+
+
 class PPOTrainer(StepTrainer):
     """Step-wise PPO: each ``step()`` is one rollout and its update."""
 
@@ -233,11 +239,10 @@ class PPOTrainer(StepTrainer):
             old_logprobs = token_logprobs(logits, gen.response_ids)  # (B, R)
             entropy = masked_mean(entropy_from_logits(logits), mask)
             old_values = self.value_head(hidden) * mask  # (B, R)
-            ref_logits, _ = response_logits(
+            ref_logprobs = response_token_logprobs(
                 self.reference, gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, c.temperature
-            )
-            ref_logprobs = token_logprobs(ref_logits, gen.response_ids)  # (B, R)
-            del logits, ref_logits
+            )  # (B, R)
+            del logits
             # 3. score the responses; penalise the ones that never stopped
             scores = self._scores(batch_prompts, gen)  # (B,)
             scores = scores - c.missing_eos_penalty * (~gen.finished).float()
@@ -338,11 +343,8 @@ def per_token_kl(policy, reference, tokenizer, prompt: str, response: str, tempe
     start = int(resp.nonzero()[0]) if resp.any() else ids.size(1)
     prompt_ids, response_ids = ids[:, :start], ids[:, start:]
     prompt_mask, response_mask = mask[:, :start], mask[:, start:]
-    lp = token_logprobs(
-        response_logits(policy, prompt_ids, prompt_mask, response_ids, response_mask, temperature)[0], response_ids
-    )
-    rp = token_logprobs(
-        response_logits(reference, prompt_ids, prompt_mask, response_ids, response_mask, temperature)[0], response_ids
-    )
+    args = (prompt_ids, prompt_mask, response_ids, response_mask, temperature)
+    lp = response_token_logprobs(policy, *args)  # (1, R)
+    rp = response_token_logprobs(reference, *args)  # (1, R)
     kl = (lp - rp)[0].tolist()
     return [(tokenizer.decode([t]), k) for t, k in zip(response_ids[0].tolist(), kl, strict=True)]
