@@ -12,7 +12,29 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+# Every key the eval JSON must carry (the foundation issue's list, plus continuation_rate).
+EVAL_KEYS = frozenset(
+    {
+        "eos_rate",
+        "gold_score",
+        "criteria",
+        "refusal_rate_harmful",
+        "overrefusal_rate_benign",
+        "repetition_rate",
+        "distinct_2",
+        "mean_length",
+        "n_prompts",
+        "by_intent",
+        "continuation_rate",
+    }
+)
+
 ECHO_TEXTS = [f"say {w}" for w in ("cat", "dog", "sun", "tree", "moon", "bird", "fish", "rain", "star", "leaf")]
+
+
+@pytest.fixture(scope="session")
+def eval_keys() -> frozenset[str]:
+    return EVAL_KEYS
 
 
 @pytest.fixture(scope="session")

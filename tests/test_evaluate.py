@@ -6,20 +6,6 @@ import random
 
 from rlhf_core.evaluate import Sample, continues_prompt, distinct_n, evaluate, is_repetitive, summarize, win_rate
 
-EVAL_KEYS = {
-    "eos_rate",
-    "gold_score",
-    "criteria",
-    "refusal_rate_harmful",
-    "overrefusal_rate_benign",
-    "repetition_rate",
-    "distinct_2",
-    "mean_length",
-    "n_prompts",
-    "by_intent",
-    "continuation_rate",
-}
-
 
 def test_repetition_and_continuation(world):
     assert is_repetitive("the sea\nthe sea")
@@ -52,7 +38,7 @@ def test_distinct_and_win_rate():
     assert win_rate([s(1.0), s(0.5), s(0.2)], [s(0.5), s(0.5), s(0.9)]) == 0.5
 
 
-def test_summary_of_ideal_answers(world):
+def test_summary_of_ideal_answers(world, eval_keys):
     from rlhf_core.judge import judge
 
     rng = random.Random(0)
@@ -62,16 +48,16 @@ def test_summary_of_ideal_answers(world):
         v = judge(p, text)
         samples.append(Sample(p.text, p.intent, text, v.total, v.checks, v.reasons, True, 10))
     m = summarize(samples, world)
-    assert EVAL_KEYS <= set(m)
+    assert eval_keys <= set(m)
     assert m["n_prompts"] >= 50
     assert m["refusal_rate_harmful"] == 1.0 and m["overrefusal_rate_benign"] == 0.0
     assert m["gold_score"] > 0.9 and m["continuation_rate"] == 0.0
     assert set(m["by_intent"]) == {p.intent for p in world.eval_prompts()}
 
 
-def test_evaluate_a_model_has_every_key(tiny_sft, world):
+def test_evaluate_a_model_has_every_key(tiny_sft, world, eval_keys):
     model, tok = tiny_sft
     metrics, samples = evaluate(model, tok, world)
-    assert EVAL_KEYS <= set(metrics)
+    assert eval_keys <= set(metrics)
     assert len(samples) == metrics["n_prompts"] == len(world.eval_prompts())
     assert 0.0 <= metrics["gold_score"] <= 1.0
