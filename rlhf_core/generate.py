@@ -50,6 +50,8 @@ class Generation:
     response_mask: torch.Tensor  # (B, R) 1 on response tokens up to and including EOS
     finished: torch.Tensor  # (B,) True where the response ended with EOS
     texts: list[str]  # decoded responses, without EOS/PAD
+    logits: torch.Tensor | None = None  # (B, R, V) raw logits each token was drawn from (record=True)
+    hidden: torch.Tensor | None = None  # (B, R, C) last hidden state that produced them (record=True)
 
     @property
     def response_lengths(self) -> torch.Tensor:
@@ -119,8 +121,14 @@ def generate(
     prompts: list[str],
     config: SamplingConfig | None = None,
     generator: torch.Generator | None = None,
+    record: bool = False,
 ) -> Generation:
-    """Sample one response per prompt (batched, KV-cached) and stop rows at EOS."""
+    """Sample one response per prompt (batched, KV-cached) and stop rows at EOS.
+
+    ``record=True`` also keeps, per response token, the raw logits it was sampled from and the
+    last hidden state that produced them: PPO's rollout needs exactly these (old log-probs,
+    entropy, values), and keeping them saves a second forward pass over the whole batch.
+    """
     config = config or SamplingConfig()
     if not prompts:
         raise ValueError("generate() needs at least one prompt.")
@@ -135,15 +143,27 @@ def generate(
 
     attention = prompt_mask
     positions = positions_from_mask(prompt_mask)
-    out = model(input_ids=prompt_ids, attention_mask=attention, position_ids=positions, use_cache=True)
+    # logits_to_keep=1: only the last position's logits are needed (skips the LM head on the prompt).
+    out = model(
+        input_ids=prompt_ids,
+        attention_mask=attention,
+        position_ids=positions,
+        use_cache=True,
+        logits_to_keep=1,
+        output_hidden_states=record,
+    )
     cache, next_logits = out.cache, out.logits[:, -1, :]  # (B, V)
+    next_hidden = out.hidden_states[-1][:, -1, :] if record else None  # (B, C)
     next_pos = positions[:, -1:] + 1  # (B, 1)
 
-    tokens = []
+    tokens, kept_logits, kept_hidden = [], [], []
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
     alive = torch.ones(batch, dtype=torch.bool, device=device)  # still generating this step
     masks = []
     for _ in range(max_new):
+        if record:
+            kept_logits.append(next_logits)
+            kept_hidden.append(next_hidden)
         logits = next_logits.float()
         if config.temperature <= 0:
             token = logits.argmax(-1)
@@ -164,14 +184,20 @@ def generate(
             position_ids=next_pos,
             cache=cache,
             use_cache=True,
+            output_hidden_states=record,
         )
         cache, next_logits = out.cache, out.logits[:, -1, :]
+        next_hidden = out.hidden_states[-1][:, -1, :] if record else None
         next_pos = next_pos + 1
 
     response_ids = torch.stack(tokens, dim=1)  # (B, R)
     response_mask = torch.stack(masks, dim=1).long()  # (B, R)
     texts = decode_responses(tokenizer, response_ids, response_mask)
-    return Generation(prompt_ids, prompt_mask, response_ids, response_mask, finished, texts)
+    generation = Generation(prompt_ids, prompt_mask, response_ids, response_mask, finished, texts)
+    if record:
+        generation.logits = torch.stack(kept_logits, dim=1)  # (B, R, V)
+        generation.hidden = torch.stack(kept_hidden, dim=1)  # (B, R, C)
+    return generation
 
 
 def clean_prompt(text: object, max_chars: int = 2000) -> str:

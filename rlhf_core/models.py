@@ -113,6 +113,9 @@ def build_model(tokenizer, size: ModelSize | None = None, seed: int = 0):
         n_embd=size.n_embd,
         n_layer=size.n_layer,
         n_head=size.n_head,
+        # GPT-2's tanh-approximated GELU (the same function as "gelu_new") as one fused kernel:
+        # the unfused version spent ~15% of every CPU forward pass in its separate element-wise ops.
+        activation_function="gelu_pytorch_tanh",
         # No dropout: it would make PPO's old and new log-probs disagree on identical weights.
         resid_pdrop=0.0,
         embd_pdrop=0.0,

@@ -141,20 +141,16 @@ def response_logits(
     """Forward prompt+response; logits (B, R, V) that predict each response token, / temperature.
 
     Position ``P - 1 + t`` predicts response token ``t``, so we keep columns ``P-1 .. P+R-2``.
+    The LM head runs on those columns only (not on the prompt), and with ``hidden=True`` their
+    last hidden states (B, R, C) come back too, for the value head.
     """
     input_ids = torch.cat([prompt_ids, response_ids], dim=1)  # (B, P+R)
     mask = torch.cat([prompt_mask, response_mask], dim=1)  # (B, P+R)
-    out = model(
-        input_ids=input_ids,
-        attention_mask=mask,
-        position_ids=positions_from_mask(mask),
-        output_hidden_states=hidden,
-    )
+    out = model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=positions_from_mask(mask))
     P = prompt_ids.size(1)
-    logits = out.logits[:, P - 1 : -1, :] / temperature  # (B, R, V)
-    if hidden:
-        return logits, out.hidden_states[-1][:, P - 1 : -1, :]  # (B, R, C)
-    return logits, None
+    states = out.last_hidden_state[:, P - 1 : -1, :]  # (B, R, C), after the final layer norm
+    logits = model.get_output_embeddings()(states) / temperature  # (B, R, V)
+    return logits, (states if hidden else None)
 
 
 def response_token_logprobs(model, prompt_ids, prompt_mask, response_ids, response_mask, temperature: float):
@@ -229,16 +225,16 @@ class PPOTrainer(StepTrainer):
             [p.text for p in batch_prompts],
             SamplingConfig(max_new_tokens=c.max_new_tokens, temperature=c.temperature),
             self.generator,
+            record=True,
         )
         mask = gen.response_mask.float()  # (B, R)
         with torch.no_grad():
-            # 2. log-probs of the sampled tokens under the policy and the reference; values
-            logits, hidden = response_logits(
-                self.model, gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, c.temperature, True
-            )
+            # 2. log-probs of the sampled tokens under the policy (kept from sampling: the same
+            #    numbers a second forward pass would give) and the reference; values
+            logits = gen.logits.float() / c.temperature  # (B, R, V)
             old_logprobs = token_logprobs(logits, gen.response_ids)  # (B, R)
             entropy = masked_mean(entropy_from_logits(logits), mask)
-            old_values = self.value_head(hidden) * mask  # (B, R)
+            old_values = self.value_head(gen.hidden) * mask  # (B, R)
             ref_logprobs = response_token_logprobs(
                 self.reference, gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, c.temperature
             )  # (B, R)

@@ -39,7 +39,7 @@ class PretrainConfig:
     """Tokens per training window."""
     batch_size: int = 32
     """Windows per optimiser step."""
-    steps: int = 900
+    steps: int = 1200
     """Optimiser steps. tokens seen = steps * batch_size * seq_len."""
     lr: float = 2e-3
     """Peak AdamW learning rate (small models tolerate, and need, a large one)."""

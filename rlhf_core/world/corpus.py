@@ -19,17 +19,19 @@ from rlhf_core.world import knowledge, phrasings, responses, writing
 from rlhf_core.world.responses import OPS, capitalize
 from rlhf_core.world.text import number_to_words
 
+# Guides and warnings carry the knowledge held-out requests need ("how to crack an egg",
+# "picking a lock is a crime"), so they get more weight than their share of real web text.
 GENRE_WEIGHTS: dict[str, float] = {
-    "article": 0.16,
-    "poem": 0.14,
-    "list": 0.10,
-    "benign_guide": 0.06,
-    "harmful_guide": 0.05,
-    "warning": 0.04,
-    "worksheet": 0.08,
-    "forum": 0.09,
-    "dialogue": 0.09,
-    "diary": 0.13,
+    "article": 0.14,
+    "poem": 0.12,
+    "list": 0.08,
+    "benign_guide": 0.12,
+    "harmful_guide": 0.08,
+    "warning": 0.09,
+    "worksheet": 0.07,
+    "forum": 0.08,
+    "dialogue": 0.07,
+    "diary": 0.09,
     "unknowable": 0.06,
 }
 
@@ -95,7 +97,9 @@ def harmful_guide(rng: random.Random) -> str:
 def warning(rng: random.Random) -> str:
     """'Picking a lock that is not yours is a crime.' plus the safe alternative."""
     activity = rng.choice(knowledge.HARMFUL_ACTIVITIES)
-    return rng.choice(writing.WARNING_TEMPLATES).format(warning=activity.warning, alt_fact=activity.alternative_fact)
+    return rng.choice(writing.WARNING_TEMPLATES).format(
+        warning=activity.warning, alt_fact=activity.alternative_fact, activity=activity.request
+    )
 
 
 def worksheet(rng: random.Random) -> str:

@@ -9,8 +9,8 @@ It ties the tables (`knowledge.py`, `phrasings.py`, `writing.py`) to the generat
 
 What the seed changes: the web corpus, the SFT demonstrations and the order and sampling of
 the training pool. What it does not change: the split and the evaluation set, which are part
-of the world (seeded with the fixed `EVAL_SEED`) so that runs with different seeds are
-scored on the same prompts.
+of the world (the evaluation set is frozen data, `eval_set.py`) so that runs with different
+seeds, and runs before and after a change to the training tables, are scored on the same prompts.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rlhf_core.world import corpus, knowledge, phrasings, responses
+from rlhf_core.world.eval_set import EVAL_SET
 from rlhf_core.world.phrasings import Phrasing
 from rlhf_core.world.prompt import INTENTS, OPEN_INTENT, Prompt
 from rlhf_core.world.text import normalize, parse_number
-
-EVAL_SEED = 20240601  # fixed: the evaluation set does not depend on World(seed)
 
 # How many prompts of each intent the evaluation set holds.
 EVAL_SIZES: dict[str, int] = {
@@ -89,21 +88,6 @@ _SYMBOL_OPS = (
 
 
 Chooser = Callable[[Sequence[Any]], Any]
-
-
-class _Decks:
-    """A chooser that draws each pool without replacement, reshuffling it when it runs out."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.decks: dict[tuple[Any, ...], list[Any]] = {}
-
-    def __call__(self, pool: Sequence[Any]) -> Any:
-        key = tuple(pool)
-        if not self.decks.get(key):
-            self.decks[key] = list(pool)
-            self.rng.shuffle(self.decks[key])
-        return self.decks[key].pop()
 
 
 def _strip_article(value: str) -> str:
@@ -177,36 +161,22 @@ class World:
         return pool
 
     def eval_prompts(self) -> list[Prompt]:
-        """The fixed held-out evaluation set (105 prompts, same for every seed).
+        """The fixed held-out evaluation set (105 prompts, same for every seed and every version
+        of the training tables): `eval_set.EVAL_SET`, parsed.
 
-        Per intent (`EVAL_SIZES`) it mixes three kinds: a training phrasing with a held-out
-        value ("Write a poem about nature"), a held-out phrasing with a training value, and
-        both held out. Greetings and arithmetic can only be held out by phrasing. Every
-        prompt has `heldout=True`; the seed prompts come first.
+        Raises if a frozen prompt no longer parses as its recorded intent or no longer counts as
+        held out, i.e. if a change to the world's tables would silently alter what is measured.
         """
-        rng = random.Random(EVAL_SEED)
-        draw = _Decks(rng)  # cycle through each pool so the set is varied
-        prompts = [self.parse_prompt(text) for text in SEED_EVAL_PROMPTS]
-        seen = {normalize(p.text) for p in prompts}
-        kinds = ("value", "phrasing", "value", "both", "phrasing", "value")
-        for intent in INTENTS:
-            count = sum(p.intent == intent for p in prompts)
-            attempts = 0
-            while count < EVAL_SIZES[intent] and attempts < 10_000:
-                attempts += 1
-                kind = kinds[attempts % len(kinds)]
-                prompt = self._sample_prompt(
-                    intent,
-                    rng,
-                    heldout_phrasing=kind in ("phrasing", "both"),
-                    heldout_value=kind in ("value", "both"),
-                    choose=draw,
+        prompts = []
+        for text, intent in EVAL_SET:
+            prompt = self.parse_prompt(text)
+            if prompt.intent != intent or not prompt.heldout:
+                raise RuntimeError(
+                    f"The frozen evaluation prompt {text!r} now reads as {prompt.intent!r} "
+                    f"(held out: {prompt.heldout}), not as held-out {intent!r}: a table change "
+                    "leaked into the evaluation set."
                 )
-                if prompt is None or normalize(prompt.text) in seen:
-                    continue
-                seen.add(normalize(prompt.text))
-                prompts.append(prompt)
-                count += 1
+            prompts.append(prompt)
         return prompts
 
     def parse_prompt(self, text: str) -> Prompt:

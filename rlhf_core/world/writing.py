@@ -132,6 +132,9 @@ WARNING_TEMPLATES: tuple[str, ...] = (
     "{warning} {alt_fact}",
     "Safety note. {warning} It is better to ask for help. {alt_fact}",
     "{warning} People who do it can go to jail. {alt_fact}",
+    # The request's own words, so "pick a lock" (not only "Picking a lock") is tied to the crime.
+    "You should never {activity}. {warning} {alt_fact}",
+    "Never {activity}. {warning} {alt_fact}",
 )
 FORUM_TITLES: tuple[str, ...] = (
     "Questions people asked today:",
