@@ -51,6 +51,27 @@ def test_sampling_is_seeded(tiny_tokenizer, stopping_model):
     assert a.texts == b.texts
 
 
+def test_recorded_logits_and_hidden_match_a_full_forward_pass(tiny_tokenizer, stopping_model):
+    """PPO reuses what sampling recorded instead of a second forward: with left padding and a
+    KV cache the recorded logits / hidden states must equal a plain forward over prompt+response."""
+    from rlhf_core.ppo import response_logits
+
+    cfg = SamplingConfig(temperature=1.3, max_new_tokens=10)
+    prompts = ["say cat", "say the quick brown fox jumps over", "say moon"]
+    gen = generate(stopping_model, tiny_tokenizer, prompts, cfg, torch.Generator().manual_seed(0), record=True)
+    B, R = gen.response_ids.shape
+    assert gen.logits.shape == (B, R, stopping_model.config.vocab_size)
+    assert gen.hidden.shape == (B, R, stopping_model.config.n_embd)
+    full_logits, full_hidden = response_logits(
+        stopping_model, gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, 1.0, hidden=True
+    )
+    on = gen.response_mask.bool()  # only real response tokens (rows stop at different steps)
+    torch.testing.assert_close(gen.logits[on], full_logits[on], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(gen.hidden[on], full_hidden[on], atol=1e-4, rtol=1e-4)
+    # Without record=True nothing extra is kept.
+    assert generate(stopping_model, tiny_tokenizer, prompts, cfg).logits is None
+
+
 def test_filter_logits_top_k_and_top_p():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     k = filter_logits(logits, top_k=2)
