@@ -31,6 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .generate import SamplingConfig, generate, positions_from_mask
@@ -48,7 +49,7 @@ from .losses import (
     token_logprobs,
 )
 from .reward import last_token_scores, normalised
-from .training import StepTrainer
+from .training import StepTrainer, length_buckets, restore_order
 
 
 @dataclass
@@ -155,8 +156,40 @@ def response_logits(
 
 def response_token_logprobs(model, prompt_ids, prompt_mask, response_ids, response_mask, temperature: float):
     """log pi(y_t | x, y_<t) of each response token under ``model`` at ``temperature``: (B, R)."""
-    logits, _ = response_logits(model, prompt_ids, prompt_mask, response_ids, response_mask, temperature)
-    return token_logprobs(logits, response_ids)
+    logprobs, _ = bucketed_response_logprobs(model, prompt_ids, prompt_mask, response_ids, response_mask, temperature)
+    return logprobs
+
+
+def bucketed_response_logprobs(
+    model, prompt_ids, prompt_mask, response_ids, response_mask, temperature: float, hidden: bool = False
+):
+    """Like :func:`response_logits` followed by a gather, but in length buckets: (B, R) log-probs
+    and, with ``hidden=True``, (B, R, C) hidden states (zeros where a row is shorter).
+
+    Rows are grouped by response length and each group is cut to its own longest prompt (on the
+    left: prompts are left-padded) and longest response (on the right), so padding costs almost
+    nothing. The results are those of the full forward: padding never influences real tokens.
+    """
+    B, R = response_ids.shape
+    P = prompt_ids.size(1)
+    prompt_lengths = prompt_mask.long().sum(1)  # (B,)
+    parts, state_parts = [], []
+    for rows, width in length_buckets(response_mask):
+        p_width = int(prompt_lengths[rows].max().clamp(min=1))
+        logits, states = response_logits(
+            model,
+            prompt_ids[rows, P - p_width :],  # (b, p_width)
+            prompt_mask[rows, P - p_width :],
+            response_ids[rows, :width],  # (b, width)
+            response_mask[rows, :width],
+            temperature,
+            hidden,
+        )
+        logprobs = token_logprobs(logits, response_ids[rows, :width])  # (b, width)
+        parts.append((rows, F.pad(logprobs, (0, R - width))))  # (b, R)
+        if hidden:
+            state_parts.append((rows, F.pad(states, (0, 0, 0, R - width))))  # (b, R, C)
+    return restore_order(parts), (restore_order(state_parts) if hidden else None)
 
 
 class PPOTrainer(StepTrainer):
@@ -208,11 +241,20 @@ class PPOTrainer(StepTrainer):
 
     @torch.no_grad()
     def _scores(self, batch_prompts, gen) -> torch.Tensor:
-        full_ids = torch.cat([gen.prompt_ids, gen.response_ids], 1)
-        full_mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
         if self.score_fn is not None:
+            full_ids = torch.cat([gen.prompt_ids, gen.response_ids], 1)
+            full_mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
             return self.score_fn(batch_prompts, gen.texts, full_ids, full_mask).to(self.device).float()
-        return normalised(self.reward_model, last_token_scores(self.reward_model, full_ids, full_mask)).float()
+        # In length buckets, each cut to its longest prompt (left) and response (right).
+        P = gen.prompt_ids.size(1)
+        prompt_lengths = gen.prompt_mask.long().sum(1)  # (B,)
+        parts = []
+        for rows, width in length_buckets(gen.response_mask):
+            p_width = int(prompt_lengths[rows].max().clamp(min=1))
+            ids = torch.cat([gen.prompt_ids[rows, P - p_width :], gen.response_ids[rows, :width]], 1)
+            mask = torch.cat([gen.prompt_mask[rows, P - p_width :], gen.response_mask[rows, :width]], 1)
+            parts.append((rows, last_token_scores(self.reward_model, ids, mask)))  # (b,)
+        return normalised(self.reward_model, restore_order(parts)).float()  # (B,)
 
     def _step(self) -> dict[str, float]:
         c = self.config
@@ -259,16 +301,15 @@ class PPOTrainer(StepTrainer):
             for start in range(0, n, c.minibatch_size):
                 idx = order[start : start + c.minibatch_size]
                 mb_mask = mask[idx]
-                new_logits, new_hidden = response_logits(
+                new_logprobs, new_hidden = bucketed_response_logprobs(
                     self.model,
                     gen.prompt_ids[idx],
                     gen.prompt_mask[idx],
                     gen.response_ids[idx],
                     gen.response_mask[idx],
                     c.temperature,
-                    True,
-                )
-                new_logprobs = token_logprobs(new_logits, gen.response_ids[idx])  # (b, R)
+                    hidden=True,
+                )  # (b, R), (b, R, C)
                 new_values = self.value_head(new_hidden)  # (b, R)
                 pg_loss, pg_info = ppo_policy_loss(
                     new_logprobs, old_logprobs[idx], advantages[idx], mb_mask, c.clip_range

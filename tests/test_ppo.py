@@ -81,3 +81,38 @@ def test_divergence_guard_keeps_last_good_weights(tiny_sft, world):
     assert generate(policy, tok, ["Hi"], SamplingConfig(max_new_tokens=4)).texts
     with pytest.raises(DivergenceError):
         trainer.step()
+
+
+def test_bucketed_forwards_equal_the_plain_ones(tiny_sft, world):
+    """Length buckets only skip padding: log-probs, hidden states and reward-model scores must be
+    those of one plain forward over the left-padded prompt + right-padded response."""
+    from transformers import GPT2ForSequenceClassification
+
+    from rlhf_core.losses import token_logprobs
+    from rlhf_core.ppo import bucketed_response_logprobs, response_logits
+    from rlhf_core.reward import last_token_scores
+
+    sft, tok = tiny_sft
+    prompts = [p for p in world.train_prompts()[:12]]
+    gen = generate(
+        sft, tok, [p.text for p in prompts], SamplingConfig(max_new_tokens=20), torch.Generator().manual_seed(0)
+    )
+    args = (gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, 0.8)
+    assert len(set(gen.response_lengths.tolist())) > 1  # the buckets really differ
+    logits, states = response_logits(sft, *args, hidden=True)
+    plain = token_logprobs(logits, gen.response_ids)
+    bucketed, bucketed_states = bucketed_response_logprobs(sft, *args, hidden=True)
+    on = gen.response_mask.bool()
+    torch.testing.assert_close(bucketed[on], plain[on], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(bucketed_states[on], states[on], atol=1e-5, rtol=1e-5)
+
+    config = copy.deepcopy(sft.config)
+    config.num_labels = 1
+    torch.manual_seed(0)
+    reward_model = GPT2ForSequenceClassification(config).eval()
+    trainer = PPOTrainer(PPOConfig.tiny(), copy.deepcopy(sft), sft, reward_model, tok, prompts)
+    full_ids = torch.cat([gen.prompt_ids, gen.response_ids], 1)
+    full_mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
+    with torch.no_grad():
+        expected = last_token_scores(reward_model, full_ids, full_mask)
+    torch.testing.assert_close(trainer._scores(prompts, gen), expected, atol=1e-5, rtol=1e-5)
