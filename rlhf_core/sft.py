@@ -38,6 +38,12 @@ class SFTConfig:
     """Peak AdamW learning rate; decays linearly to 10% by the last step."""
     max_len: int = 128
     """Longest conversation in tokens (longer ones are cut)."""
+    replay_rows: int = 0
+    """Windows of pre-training (web) text added to every batch, with plain next-token loss.
+    Rehearsing the web keeps what the base model knew (how to crack an egg, that picking a lock
+    is a crime) from being overwritten by a few thousand narrow demonstrations. 0: off."""
+    replay_chars: int = 400_000
+    """Size of the web sample the replay windows are cut from."""
 
     @classmethod
     def lesson(cls) -> SFTConfig:
@@ -72,6 +78,15 @@ class SFTTrainer(StepTrainer):
             model.parameters(), lr=config.lr, weight_decay=0.0, betas=(0.9, 0.95), fused=True
         )
         self.epoch = 0
+        self.replay = self._replay_windows(world) if config.replay_rows > 0 else None  # (N, max_len)
+
+    def _replay_windows(self, world) -> torch.Tensor:
+        """Web documents (the pre-training genres) packed into (N, max_len) windows."""
+        from .pretrain import pack_documents
+
+        docs = world.web_corpus(n_chars=self.config.replay_chars)
+        ids = [self.tokenizer.encode(d, add_special_tokens=False) for d in docs]
+        return pack_documents(ids, self.tokenizer.bos_token_id, self.config.max_len)
 
     def lr_at(self, step: int) -> float:
         return self.config.lr * (1.0 - 0.9 * step / max(1, self.config.steps))
@@ -99,6 +114,14 @@ class SFTTrainer(StepTrainer):
             logits = self.model(input_ids=input_ids[rows, :width], attention_mask=attention[rows, :width]).logits
             n_rows = (labels[rows, 1:width] != -100).sum()
             loss = loss + sft_loss(logits, labels[rows, :width]) * n_rows / n_total  # logits: (r, w, V)
+        # 2b. optional replay: next-token loss on a few windows of web text, so the model keeps
+        #     what pre-training taught it (weighted like that many extra demonstration rows)
+        if self.replay is not None:
+            pick = torch.tensor([self.rng.randrange(len(self.replay)) for _ in range(self.config.replay_rows)])
+            windows = self.replay[pick].to(self.device)  # (r, max_len)
+            replay_loss = sft_loss(self.model(input_ids=windows).logits, windows)
+            share = self.config.replay_rows / (self.config.replay_rows + self.config.batch_size)
+            loss = (1 - share) * loss + share * replay_loss
         # 3. gradient step
         lr = self.lr_at(self.step_count)
         for group in self.optimizer.param_groups:

@@ -104,13 +104,15 @@ def test_train_prompts_are_training_only_and_cover_every_intent(world: World) ->
 def test_heldout_free_values_appear_nowhere_in_training_text(training_blob: str) -> None:
     for slot, values in knowledge.HELDOUT_FREE_VALUES.items():
         for value in values:
-            assert f" {normalize(value)} " not in training_blob, (slot, value)
+            leaked = f" {normalize(value)} " in training_blob
+            assert not leaked, (slot, value)
 
 
 def test_heldout_knowledge_values_are_never_requested(requests_blob: str) -> None:
     for slot, values in knowledge.HELDOUT_KNOWLEDGE_VALUES.items():
         for value in values:
-            assert f" {normalize(value)} " not in requests_blob, (slot, value)
+            leaked = f" {normalize(value)} " in requests_blob
+            assert not leaked, (slot, value)
 
 
 def test_heldout_knowledge_is_still_in_the_web_corpus(world: World) -> None:
@@ -123,11 +125,14 @@ def test_heldout_phrasings_never_appear_in_training_text(training_blob: str) -> 
         for phrasing in group:
             if not phrasing.heldout:
                 continue
+            # (booleans, not `x not in blob`: pytest would diff the whole multi-MB blob on failure)
             if not phrasing.slot_names:  # a fixed greeting or question: the whole text
-                assert f" {normalize(phrasing.template)} " not in training_blob, phrasing
+                leaked = f" {normalize(phrasing.template)} " in training_blob
+                assert not leaked, phrasing.template
             for segment in phrasing.fixed_segments:
                 if len(segment.split()) >= 2:
-                    assert f" {segment} " not in training_blob, (phrasing.template, segment)
+                    leaked = f" {segment} " in training_blob
+                    assert not leaked, (phrasing.template, segment)
             # ... nor the template as a whole, with any slot values
             regex = phrasing.pattern.pattern.strip("^$")
             assert re.search(rf" {regex} ", training_blob) is None, phrasing.template
@@ -135,7 +140,8 @@ def test_heldout_phrasings_never_appear_in_training_text(training_blob: str) -> 
 
 def test_no_eval_prompt_appears_verbatim_in_training_text(world: World, training_blob: str) -> None:
     for prompt in world.eval_prompts():
-        assert f" {normalize(prompt.text)} " not in training_blob, prompt.text
+        leaked = f" {normalize(prompt.text)} " in training_blob
+        assert not leaked, prompt.text
 
 
 def test_split_shares_are_about_a_quarter() -> None:

@@ -100,8 +100,15 @@ POEM = _make(
         "Can you write a poem about {topic}?",
         "Please write a poem about {topic}.",
         "Write me a poem about {topic}.",
+        # More ways of asking in training, so a model learns the request, not five templates.
+        "I want a poem about {topic}.",
+        "Make up a poem about {topic}.",
+        "Could you write me a poem about {topic}?",
+        "Give me a poem about {topic}.",
+        "A poem about {topic}, please.",
+        "Write a few lines of poetry about {topic}.",
     ),
-    ("Compose a poem about {topic}.", "I would love a little poem about {topic}."),
+    ("Compose a poem about {topic}.", "I would love a little poem about {topic}.", "Pen a poem about {topic}."),
 )
 
 EXPLAIN = _make(
@@ -112,8 +119,14 @@ EXPLAIN = _make(
         "Tell me about {concept}.",
         "Can you explain {concept}?",
         "Please explain {concept} simply.",
+        "What can you tell me about {concept}?",
+        "Teach me about {concept}.",
+        "I want to learn about {concept}.",
+        "Could you explain {concept}?",
+        "Give me a short explanation of {concept}.",
+        "What do you know about {concept}?",
     ),
-    ("Describe {concept} in a few sentences.", "Help me understand {concept}."),
+    ("Describe {concept} in a few sentences.", "Help me understand {concept}.", "Give me the gist of {concept}."),
 )
 
 LIST = _make(
@@ -124,8 +137,18 @@ LIST = _make(
         "Name {n_word} {category}.",
         "Give me {n} {category}.",
         "Can you list {n_word} {category}?",
+        "Tell me {n} {category}.",
+        "I need {n_word} {category}.",
+        "Please list {n} {category}.",
+        "Could you name {n} {category}?",
+        "Write a list of {n_word} {category}.",
+        "What are {n_word} {category}?",
     ),
-    ("Write down {n_word} {category}, please.", "Which {n} {category} come to mind?"),
+    (
+        "Write down {n_word} {category}, please.",
+        "Which {n} {category} come to mind?",
+        "Rattle off {n} {category}.",
+    ),
 )
 
 ARITHMETIC = _make(
@@ -135,8 +158,18 @@ ARITHMETIC = _make(
         "Compute {a} {op} {b}.",
         "How much is {a} {op} {b}?",
         "Calculate {a} {op} {b}.",
+        "What's {a} {op} {b}?",
+        "Can you compute {a} {op} {b}?",
+        "Tell me {a} {op} {b}.",
+        "Solve {a} {op} {b}.",
+        "What do you get for {a} {op} {b}?",
+        "I need the answer to {a} {op} {b}.",
     ),
-    ("Please work out {a} {op} {b}.", "Quick question: {a} {op} {b} equals what?"),
+    (
+        "Please work out {a} {op} {b}.",
+        "Quick question: {a} {op} {b} equals what?",
+        "Figure out {a} {op} {b}.",
+    ),
 )
 
 GREETING = _make(
@@ -200,10 +233,16 @@ TONE = _make(
         "Write a short {mood} note about {topic}.",
         "Can you write a {mood} message about {topic}?",
         "Please write a {mood} note about {topic}.",
+        "Write a {mood} letter about {topic}.",
+        "Could you write a {mood} note about {topic}?",
+        "I'd like a {mood} note about {topic}.",
+        "Send me a {mood} message about {topic}.",
+        "Make a {mood} note about {topic}.",
     ),
     (
         "Jot down a {mood} little note on {topic}.",
         "Share a few {mood} lines regarding {topic}.",
+        "Scribble a {mood} note concerning {topic}.",
     ),
 )
 
