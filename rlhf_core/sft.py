@@ -52,8 +52,8 @@ class SFTConfig:
 
     @classmethod
     def full(cls) -> SFTConfig:
-        """What makes ``assets/models/sft``."""
-        return cls()
+        """What makes ``assets/models/sft``: the defaults plus 8 replay rows per batch."""
+        return cls(replay_rows=8)
 
     @classmethod
     def tiny(cls) -> SFTConfig:
