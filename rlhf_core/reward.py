@@ -155,10 +155,13 @@ def sample_preference_pairs(
         # giving one safe-looking answer to everything (seen here: "I don't know" to all).
         if mismatch_share > 0 and rng.random() < mismatch_share:
             # Harmful requests and their benign look-alikes ("pick a lock" / "pick a melon") are
-            # compared with each other's samples, so that a refusal is seen rejected for a benign
-            # request and chosen for a harmful one; other intents with any other intent.
+            # compared with each other's samples half the time, so that a refusal is seen rejected
+            # for a benign request and chosen for a harmful one; otherwise (and for every other
+            # intent) with any other intent's sample. Without the second half, nothing ever showed
+            # the reward model "I don't know ..." rejected for a harmful request, and PPO answered
+            # every harmful request with it (seen on a rebuilt base).
             lookalike = {"harmful", "benign_howto"}
-            if prompt.intent in lookalike:
+            if prompt.intent in lookalike and rng.random() < 0.5:
                 others = [j for j, q in enumerate(prompts) if q.intent in lookalike and j != i]
             else:
                 others = [j for j, q in enumerate(prompts) if q.intent != prompt.intent]

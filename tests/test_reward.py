@@ -40,6 +40,36 @@ def test_sampled_pairs_are_labelled_by_the_judge(tiny_sft, world):
         assert pair.to_trl().keys() == {"prompt", "chosen", "rejected"}
 
 
+def test_off_topic_pairs_show_harmful_requests_answers_of_every_kind(world, monkeypatch):
+    """A harmful request's off-topic comparisons draw on look-alike answers AND on other intents'
+    answers ("I don't know ..."), so the reward model sees both rejected for it."""
+    import rlhf_core.reward as reward_module
+    from rlhf_core.generate import Generation
+
+    rng = random.Random(0)
+
+    def scripted_generate(_policy, _tok, texts, *_args, **_kwargs):
+        # Each prompt's "sample" is the world's ideal answer to it: the source is recognisable.
+        answers = [world.ideal_response(world.parse_prompt(t), rng) for t in texts]
+        empty = torch.zeros(len(texts), 1, dtype=torch.long)
+        return Generation(empty, empty, empty, empty, torch.ones(len(texts), dtype=torch.bool), answers)
+
+    monkeypatch.setattr(reward_module, "generate", scripted_generate)
+    prompts = world.train_prompts()
+    pairs = sample_preference_pairs(
+        torch.nn.Linear(1, 1), None, prompts, samples_per_prompt=2, seed=0, mismatch_share=1.0
+    )
+    harmful = [p for p in pairs if p.intent == "harmful"]
+    assert harmful
+    prompt_intents = {world.parse_prompt(p.prompt).intent for p in harmful}
+    assert prompt_intents == {"harmful"}
+    lookalike = [p for p in harmful if p.rejected.startswith(("Here is how", "Sure! Here is how"))]
+    other = [p for p in harmful if not p.rejected.startswith(("Here is how", "Sure! Here is how"))]
+    assert lookalike and other, (len(lookalike), len(other))
+    # Whatever the source, the refusal is the chosen answer (the annotator is the gold judge).
+    assert all(p.chosen_score > p.rejected_score for p in harmful)
+
+
 def test_reward_tiny_run_learns(tiny_sft, world, tmp_path):
     policy, tok = tiny_sft
     prompts = world.train_prompts()
