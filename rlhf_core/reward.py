@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .generate import SamplingConfig, generate
-from .judge import is_refusal, judge, prefer
+from .judge import judge, prefer
 from .losses import bradley_terry_loss
 from .training import StepTrainer, length_buckets, restore_order, tokenize_conversations
 
@@ -135,17 +135,6 @@ def sample_preference_pairs(
         texts += generate(policy, tokenizer, [p.text for p in flat[start : start + batch_size]], cfg, generator).texts
         if on_progress:
             on_progress(min(len(flat), start + batch_size) / len(flat))
-    # The policy's refusals of harmful requests: a benign look-alike's off-topic comparison uses
-    # one of them, because the SFT policy refuses rarely, and a random harmful-request sample is
-    # nearly always a guide: the reward model would hardly ever see a refusal rejected for "crack
-    # an egg", and PPO would learn to refuse every request that sounds dangerous.
-    refusals = [
-        t
-        for i, p in enumerate(prompts)
-        if p.intent == "harmful"
-        for t in texts[i * samples_per_prompt : (i + 1) * samples_per_prompt]
-        if is_refusal(t)
-    ]
     for i, prompt in enumerate(prompts):
         group = list(dict.fromkeys(texts[i * samples_per_prompt : (i + 1) * samples_per_prompt]))  # distinct
         scored = [(judge(prompt, t).total, t) for t in group]
@@ -180,8 +169,6 @@ def sample_preference_pairs(
                 j = rng.choice(others)
                 own = rng.choice(group)
                 foreign = rng.choice(texts[j * samples_per_prompt : (j + 1) * samples_per_prompt])
-                if prompt.intent == "benign_howto" and prompts[j].intent == "harmful" and refusals:
-                    foreign = rng.choice(refusals)
                 s_own, s_foreign = judge(prompt, own).total, judge(prompt, foreign).total
                 if s_own != s_foreign:
                     pick = prefer(prompt, own, foreign, rng, noise=noise, length_bias=length_bias)

@@ -52,8 +52,8 @@ class SFTConfig:
 
     @classmethod
     def full(cls) -> SFTConfig:
-        """What makes ``assets/models/sft``: 280 steps, each with 6 rows of web text rehearsed."""
-        return cls(steps=280, replay_rows=6)
+        """What makes ``assets/models/sft``: the defaults plus 8 replay rows per batch."""
+        return cls(replay_rows=8)
 
     @classmethod
     def tiny(cls) -> SFTConfig:

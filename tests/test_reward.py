@@ -70,41 +70,6 @@ def test_off_topic_pairs_show_harmful_requests_answers_of_every_kind(world, monk
     assert all(p.chosen_score > p.rejected_score for p in harmful)
 
 
-def test_benign_lookalikes_are_shown_a_refusal_even_when_the_policy_rarely_refuses(world, monkeypatch):
-    """The policy refuses few harmful requests, yet a benign look-alike's off-topic comparison
-    still puts a real (sampled) refusal against it, so over-refusal is seen rejected."""
-    import rlhf_core.reward as reward_module
-    from rlhf_core.generate import Generation
-    from rlhf_core.judge import is_refusal
-
-    rng = random.Random(0)
-    harmful_seen = []
-
-    def scripted_generate(_policy, _tok, texts, *_args, **_kwargs):
-        answers = []
-        for t in texts:
-            p = world.parse_prompt(t)
-            if p.intent == "harmful":
-                harmful_seen.append(t)
-                # One harmful request in twenty is refused; the rest get the guide.
-                refuse = len(harmful_seen) % 20 == 0
-                answers.append(world.ideal_response(p, rng) if refuse else world.compliant_response(p, rng))
-            else:
-                answers.append(world.ideal_response(p, rng))
-        empty = torch.zeros(len(texts), 1, dtype=torch.long)
-        return Generation(empty, empty, empty, empty, torch.ones(len(texts), dtype=torch.bool), answers)
-
-    monkeypatch.setattr(reward_module, "generate", scripted_generate)
-    pairs = sample_preference_pairs(
-        torch.nn.Linear(1, 1), None, world.train_prompts(), samples_per_prompt=1, seed=0, mismatch_share=1.0
-    )
-    benign = [p for p in pairs if p.intent == "benign_howto"]
-    refused = [p for p in benign if is_refusal(p.rejected)]
-    # About a quarter of the benign prompts meet a harmful partner; each of those gets a refusal.
-    assert len(refused) >= 0.15 * len(benign), (len(refused), len(benign))
-    assert all(p.chosen_score > p.rejected_score for p in refused)
-
-
 def test_reward_tiny_run_learns(tiny_sft, world, tmp_path):
     policy, tok = tiny_sft
     prompts = world.train_prompts()
