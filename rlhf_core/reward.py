@@ -88,8 +88,11 @@ class RewardConfig:
 
     @classmethod
     def lesson(cls) -> RewardConfig:
-        """What the app runs live (about 40 s)."""
-        return cls(n_prompts=160, steps=60, batch_size=16, n_eval_prompts=100, eval_every=20)
+        """What the app runs live: about one epoch of 160 prompts' pairs (~15 s of training).
+
+        Like the full preset, one epoch: at 60 steps (three epochs) held-out accuracy rose to
+        0.68 by step 20 and fell back to 0.52 by step 60 on the shipped SFT model's pairs."""
+        return cls(n_prompts=160, steps=20, batch_size=16, n_eval_prompts=100, eval_every=5)
 
     @classmethod
     def full(cls) -> RewardConfig:

@@ -47,7 +47,7 @@ class SFTConfig:
 
     @classmethod
     def lesson(cls) -> SFTConfig:
-        """What the app runs live: about 40 s on a laptop CPU thread."""
+        """What the app runs live: about 20 s on one laptop CPU thread."""
         return cls(n_demonstrations=3000, steps=120, batch_size=16)
 
     @classmethod
