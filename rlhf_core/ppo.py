@@ -160,32 +160,36 @@ def response_token_logprobs(model, prompt_ids, prompt_mask, response_ids, respon
     return logprobs
 
 
-def bucketed_response_logprobs(
-    model, prompt_ids, prompt_mask, response_ids, response_mask, temperature: float, hidden: bool = False
-):
-    """Like :func:`response_logits` followed by a gather, but in length buckets: (B, R) log-probs
-    and, with ``hidden=True``, (B, R, C) hidden states (zeros where a row is shorter).
-
-    Rows are grouped by response length and each group is cut to its own longest prompt (on the
-    left: prompts are left-padded) and longest response (on the right), so padding costs almost
-    nothing. The results are those of the full forward: padding never influences real tokens.
-    """
-    B, R = response_ids.shape
+def response_buckets(prompt_ids, prompt_mask, response_ids, response_mask):
+    """Group rows by response length; yield ``(rows, prompt_ids, prompt_mask, response_ids,
+    response_mask)`` per group, cut to the group's longest prompt (on the left: prompts are
+    left-padded) and longest response (on the right), so padding costs almost nothing."""
     P = prompt_ids.size(1)
     prompt_lengths = prompt_mask.long().sum(1)  # (B,)
-    parts, state_parts = [], []
     for rows, width in length_buckets(response_mask):
         p_width = int(prompt_lengths[rows].max().clamp(min=1))
-        logits, states = response_logits(
-            model,
+        yield (
+            rows,
             prompt_ids[rows, P - p_width :],  # (b, p_width)
             prompt_mask[rows, P - p_width :],
             response_ids[rows, :width],  # (b, width)
             response_mask[rows, :width],
-            temperature,
-            hidden,
         )
-        logprobs = token_logprobs(logits, response_ids[rows, :width])  # (b, width)
+
+
+def bucketed_response_logprobs(
+    model, prompt_ids, prompt_mask, response_ids, response_mask, temperature: float, hidden: bool = False
+):
+    """Like :func:`response_logits` followed by a gather, but in length buckets
+    (:func:`response_buckets`): (B, R) log-probs and, with ``hidden=True``, (B, R, C) hidden
+    states (zeros where a row is shorter). Padding never influences real tokens, so the results
+    are those of one full forward."""
+    R = response_ids.size(1)
+    parts, state_parts = [], []
+    for rows, p_ids, p_mask, r_ids, r_mask in response_buckets(prompt_ids, prompt_mask, response_ids, response_mask):
+        width = r_ids.size(1)
+        logits, states = response_logits(model, p_ids, p_mask, r_ids, r_mask, temperature, hidden)
+        logprobs = token_logprobs(logits, r_ids)  # (b, width)
         parts.append((rows, F.pad(logprobs, (0, R - width))))  # (b, R)
         if hidden:
             state_parts.append((rows, F.pad(states, (0, 0, 0, R - width))))  # (b, R, C)
@@ -245,15 +249,12 @@ class PPOTrainer(StepTrainer):
             full_ids = torch.cat([gen.prompt_ids, gen.response_ids], 1)
             full_mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
             return self.score_fn(batch_prompts, gen.texts, full_ids, full_mask).to(self.device).float()
-        # In length buckets, each cut to its longest prompt (left) and response (right).
-        P = gen.prompt_ids.size(1)
-        prompt_lengths = gen.prompt_mask.long().sum(1)  # (B,)
-        parts = []
-        for rows, width in length_buckets(gen.response_mask):
-            p_width = int(prompt_lengths[rows].max().clamp(min=1))
-            ids = torch.cat([gen.prompt_ids[rows, P - p_width :], gen.response_ids[rows, :width]], 1)
-            mask = torch.cat([gen.prompt_mask[rows, P - p_width :], gen.response_mask[rows, :width]], 1)
-            parts.append((rows, last_token_scores(self.reward_model, ids, mask)))  # (b,)
+        parts = [
+            (rows, last_token_scores(self.reward_model, torch.cat([p_ids, r_ids], 1), torch.cat([p_mask, r_mask], 1)))
+            for rows, p_ids, p_mask, r_ids, r_mask in response_buckets(
+                gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask
+            )
+        ]  # (b,) scores per length bucket
         return normalised(self.reward_model, restore_order(parts)).float()  # (B,)
 
     def _step(self) -> dict[str, float]:
