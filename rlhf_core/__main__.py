@@ -133,7 +133,8 @@ def cmd_pipeline(args) -> int:
     bars: list = []
 
     def progress(stage: str, total: int):
-        bar = tqdm(total=total, desc=stage, unit="step", file=sys.stderr)
+        # PPO and DPO may run at the same time: give each bar its own line.
+        bar = tqdm(total=total, desc=stage, unit="step", file=sys.stderr, position=1 if stage == "dpo" else 0)
         bars.append(bar)
 
         def update(n: int, metrics: dict) -> None:
@@ -167,6 +168,7 @@ def cmd_pipeline(args) -> int:
         overrides=overrides,
         progress=progress,
         evaluate_stages=not args.no_eval,
+        parallel=False if args.sequential else None,
     )
     for bar in bars:
         bar.close()
@@ -276,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ppo-kl-coef", type=float, default=None, help="override PPO's beta (0: no KL leash)")
     p.add_argument("--ppo-steps", type=int, default=None, help="override PPO's number of steps")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
+    p.add_argument(
+        "--sequential", action="store_true", help="run DPO after PPO instead of alongside it on a second core"
+    )
     _common(p)
     p.set_defaults(func=cmd_pipeline)
 

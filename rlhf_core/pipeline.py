@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,10 +65,14 @@ def run_pipeline(
     overrides: dict | None = None,
     progress: Progress = _no_progress,
     evaluate_stages: bool = True,
+    parallel: bool | None = None,
 ) -> dict:
     """Run the stages in ``stages`` (earlier ones are loaded from ``out`` when skipped).
 
     ``overrides`` maps a stage to field overrides of its config, e.g. ``{"ppo": {"kl_coef": 0.0}}``.
+    ``parallel`` runs DPO in a second thread while PPO trains (default: on a CPU with at least two
+    cores). Both stages are single-threaded and DPO draws no torch random numbers, so the results
+    are the same as one after the other; only the wall time changes.
     Returns the metrics dict that is also written to ``out/metrics.json``.
     """
     out = Path(out)
@@ -85,19 +91,27 @@ def run_pipeline(
     metrics["preset"], metrics["seed"], metrics["device"] = preset, seed, str(device)
     timings: dict = metrics.setdefault("wall_seconds", {})
     samples_of: dict = {}
+    lock = threading.Lock()  # metrics is written by the DPO thread too
+    started, main_eval_seconds = time.time(), [0.0]
 
     def save_metrics():
-        metrics_path.write_text(json.dumps(metrics, indent=1, default=float))
+        with lock:
+            text = json.dumps(metrics, indent=1, default=float)
+        metrics_path.write_text(text)
 
     def do_eval(name: str, model, tok, reference=None):
         if not evaluate_stages:
             return
+        t = time.time()
         m, samples = evaluate(model, tok, world, seed=seed)
-        samples_of[name] = samples
         if reference is not None:
             m["kl_to_reference"] = kl_to_reference(model, reference, tok, eval_prompts, seed=seed)
         m["samples"] = [s.__dict__ for s in samples]
-        metrics.setdefault(name, {})["eval"] = m
+        with lock:
+            samples_of[name] = samples
+            metrics.setdefault(name, {})["eval"] = m
+        if threading.current_thread() is threading.main_thread():
+            main_eval_seconds[0] += time.time() - t
 
     base_model, tok = load(base, device=str(device))
     if evaluate_stages:
@@ -181,6 +195,35 @@ def run_pipeline(
         reward_model = load_model(reward_dir, kind="reward", device=str(device))
         pairs = load_pairs(reward_dir / "preference_pairs.jsonl")
 
+    # DPO: the same preference pairs, no reward model (in a second thread while PPO trains)
+    def dpo_stage(tokenizer) -> None:
+        # No torch.manual_seed here: DPO draws no torch random numbers, and reseeding the global
+        # generator from this thread could race with PPO initialising its value head.
+        t = time.time()
+        policy = copy.deepcopy(sft_model)
+        trainer = DPOTrainer(configs["dpo"], policy, sft_model, tokenizer, pairs)
+        history = run(trainer, progress("dpo", configs["dpo"].steps))
+        save_checkpoint(policy, tokenizer, out / "dpo", extra={"stage": "dpo", "config": configs["dpo"].__dict__})
+        with lock:
+            timings["dpo"] = time.time() - t
+            metrics["dpo"] = {"history": history}
+        do_eval("dpo", policy.eval(), tokenizer, reference=sft_model)
+
+    if parallel is None:
+        parallel = device.type == "cpu" and (os.cpu_count() or 1) >= 2
+    dpo_thread, dpo_error = None, []
+    if "dpo" in stages and "ppo" in stages and parallel:
+
+        def guarded(tokenizer):
+            try:
+                dpo_stage(tokenizer)
+            except BaseException as e:  # re-raised on the main thread after join
+                dpo_error.append(e)
+
+        # DPO gets its own tokenizer copy: no state shared with PPO's.
+        dpo_thread = threading.Thread(target=guarded, args=(copy.deepcopy(tok),), name="dpo", daemon=True)
+        dpo_thread.start()
+
     # Stage 3: PPO against the reward model, leashed to the SFT model
     if "ppo" in stages:
         torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
@@ -189,22 +232,19 @@ def run_pipeline(
         trainer = PPOTrainer(configs["ppo"], policy, sft_model, reward_model.eval(), tok, world.train_prompts())
         history = run(trainer, progress("ppo", configs["ppo"].steps))
         save_checkpoint(policy, tok, out / "ppo", extra={"stage": "ppo", "config": configs["ppo"].__dict__})
-        timings["ppo"] = time.time() - t
-        metrics["ppo"] = {"history": history, "samples": trainer.samples}
+        with lock:
+            timings["ppo"] = time.time() - t
+            metrics["ppo"] = {"history": history, "samples": trainer.samples}
         do_eval("ppo", policy.eval(), tok, reference=sft_model)
         save_metrics()
 
-    # DPO: the same preference pairs, no reward model
-    if "dpo" in stages:
-        torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
-        t = time.time()
-        policy = copy.deepcopy(sft_model)
-        trainer = DPOTrainer(configs["dpo"], policy, sft_model, tok, pairs)
-        history = run(trainer, progress("dpo", configs["dpo"].steps))
-        save_checkpoint(policy, tok, out / "dpo", extra={"stage": "dpo", "config": configs["dpo"].__dict__})
-        timings["dpo"] = time.time() - t
-        metrics["dpo"] = {"history": history}
-        do_eval("dpo", policy.eval(), tok, reference=sft_model)
+    if dpo_thread is not None:
+        dpo_thread.join()
+        if dpo_error:
+            raise dpo_error[0]
+        save_metrics()
+    elif "dpo" in stages:
+        dpo_stage(tok)
         save_metrics()
 
     # Win rates against SFT on the same held-out prompts.
@@ -217,8 +257,9 @@ def run_pipeline(
                 metrics[name]["eval"]["win_rate_vs_sft"] = win_rate(samples_of[name], samples_of["sft"])
         if "sft" in samples_of and "base" in samples_of:
             metrics["sft"]["eval"]["win_rate_vs_base"] = win_rate(samples_of["sft"], samples_of["base"])
-    metrics["wall_seconds"]["total_without_pretraining"] = sum(
-        v for k, v in timings.items() if k in ("sft", "pairs", "reward", "ppo", "dpo")
-    )
+    # Wall clock of this run, without the evaluations on the main thread (DPO's runs alongside
+    # PPO's training). With DPO in parallel, the stage times overlap and no longer add up to this.
+    timings["total_without_pretraining"] = time.time() - started - main_eval_seconds[0]
+    timings["dpo_parallel"] = bool(dpo_thread is not None)
     save_metrics()
     return metrics
