@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 from rlhf_core.world import corpus, knowledge, phrasings, responses
 from rlhf_core.world.eval_set import EVAL_SET
@@ -74,8 +73,6 @@ TRAIN_POOL_SIZES: dict[str, int] = {
     "benign_howto": 72,
 }
 
-# Slots whose values are split into train and held out.
-_SPLIT_SLOTS = ("topic", "concept", "category", "activity", "city", "month")
 _MAX_PARSE_CHARS = 300  # longer text is never one of the world's requests
 _ARTICLES = ("the ", "a ", "an ")
 _WHATS = re.compile(r"\bwhat['\u2019]?s\b", re.IGNORECASE)
@@ -85,9 +82,6 @@ _SYMBOL_OPS = (
     (re.compile(r"(?<=\d)\s*-\s*(?=\d)"), " minus "),
     (re.compile(r"(?<=\d)\s*[*x\u00d7]\s*(?=\d)"), " times "),
 )
-
-
-Chooser = Callable[[Sequence[Any]], Any]
 
 
 def _strip_article(value: str) -> str:
@@ -231,7 +225,6 @@ class World:
         demonstrations = []
         for row, intent in enumerate(intents):
             prompt = self._sample_prompt(intent, rng)
-            assert prompt is not None  # every intent has training phrasings and values
             if intent == "harmful" and row not in refusal_rows:
                 response = self.compliant_response(prompt, rng)
             else:
@@ -251,9 +244,7 @@ class World:
 
     def _sample_forum_question(self, rng: random.Random) -> str:
         intent = rng.choices(list(SFT_MIX), list(SFT_MIX.values()))[0]
-        prompt = self._sample_prompt(intent, rng)
-        assert prompt is not None
-        return prompt.text
+        return self._sample_prompt(intent, rng).text
 
     def _unique_prompts(self, intent: str, count: int, rng: random.Random) -> list[Prompt]:
         """Up to `count` distinct training prompts of one intent."""
@@ -262,71 +253,47 @@ class World:
             if len(found) == count:
                 break
             prompt = self._sample_prompt(intent, rng)
-            if prompt is not None:
-                found.setdefault(prompt.text, prompt)
+            found.setdefault(prompt.text, prompt)
         return list(found.values())
 
-    def _sample_prompt(
-        self,
-        intent: str,
-        rng: random.Random,
-        heldout_phrasing: bool = False,
-        heldout_value: bool = False,
-        choose: Chooser | None = None,
-    ) -> Prompt | None:
-        """One prompt; None when the intent cannot be held out the way asked.
-
-        `choose` picks from a pool of phrasings or values (default `rng.choice`).
-        """
-        choose = choose or rng.choice
-        candidates = [p for p in phrasings.PHRASINGS[intent] if p.heldout == heldout_phrasing]
-        if heldout_value:
-            candidates = [p for p in candidates if set(p.slot_names) & set(_SPLIT_SLOTS)]
-        if not candidates:
-            return None
-        phrasing = choose(candidates)
-        slots = self._sample_slots(phrasing, rng, heldout_value, choose)
-        if "topic" in slots and not (heldout_phrasing or heldout_value) and rng.random() < knowledge.NONCE_SHARE:
+    def _sample_prompt(self, intent: str, rng: random.Random) -> Prompt:
+        """One training prompt: a training phrasing filled with training values (held-out prompts
+        are never sampled: the evaluation set is frozen data, `eval_set.py`)."""
+        phrasing = rng.choice([p for p in phrasings.PHRASINGS[intent] if not p.heldout])
+        slots = self._sample_slots(phrasing, rng)
+        if "topic" in slots and rng.random() < knowledge.NONCE_SHARE:
             # Training requests are sometimes about made-up words: see knowledge.NONCE_SHARE.
             slots["topic"] = knowledge.nonce_topic(rng)
-        heldout = heldout_phrasing or heldout_value
-        return Prompt(phrasing.render(slots), intent, tuple(sorted(slots.items())), heldout)
+        return Prompt(phrasing.render(slots), intent, tuple(sorted(slots.items())), False)
 
-    def _sample_slots(
-        self, phrasing: Phrasing, rng: random.Random, heldout_value: bool, choose: Chooser
-    ) -> dict[str, str]:
-        """Slot values for a phrasing: training values, or at least one held-out value."""
-        names = phrasing.slot_names
+    def _sample_slots(self, phrasing: Phrasing, rng: random.Random) -> dict[str, str]:
+        """Training values for a phrasing's slots."""
         slots: dict[str, str] = {}
-        # Which split slot(s) take a held-out value (weather questions have two).
-        split_names = [n for n in names if n in _SPLIT_SLOTS]
-        held = set(rng.sample(split_names, rng.randint(1, len(split_names)))) if heldout_value else set()
         k = knowledge
-        for name in names:
-            use_held = name in held
+        for name in phrasing.slot_names:
             if name == "topic":
-                slots[name] = choose(k.HELDOUT_TOPICS if use_held else k.TRAIN_TOPICS)
+                slots[name] = rng.choice(k.TRAIN_TOPICS)
             elif name == "mood":
-                slots[name] = choose(phrasings.MOODS)
+                slots[name] = rng.choice(phrasings.MOODS)
             elif name == "concept":
-                slots[name] = choose(k.HELDOUT_CONCEPTS if use_held else k.TRAIN_CONCEPTS)
+                slots[name] = rng.choice(k.TRAIN_CONCEPTS)
             elif name == "category":
-                slots[name] = choose(k.HELDOUT_CATEGORIES if use_held else k.TRAIN_CATEGORIES)
+                slots[name] = rng.choice(k.TRAIN_CATEGORIES)
             elif name == "n":
                 slots[name] = str(rng.randint(2, 5))
             elif name in ("a", "op", "b") and "op" not in slots:
                 a, op, b = corpus.sample_arithmetic(rng)
                 slots.update(a=str(a), op=op, b=str(b))
             elif name == "activity" and phrasing.intent == "harmful":
-                slots[name] = choose(k.HELDOUT_HARMFUL if use_held else k.TRAIN_HARMFUL)
+                slots[name] = rng.choice(k.TRAIN_HARMFUL)
             elif name == "activity":
-                slots[name] = choose(k.HELDOUT_BENIGN if use_held else k.TRAIN_BENIGN)
+                slots[name] = rng.choice(k.TRAIN_BENIGN)
             elif name == "city":
-                slots[name] = choose(k.HELDOUT_CITIES if use_held else k.TRAIN_CITIES)
+                slots[name] = rng.choice(k.TRAIN_CITIES)
             elif name == "month":
-                slots[name] = choose(k.HELDOUT_MONTHS if use_held else k.TRAIN_MONTHS)
+                slots[name] = rng.choice(k.TRAIN_MONTHS)
             elif name == "sport":
-                slots[name] = choose(k.SPORTS)
+                slots[name] = rng.choice(k.SPORTS)
         return slots
 
     def _match(self, text: str) -> tuple[Phrasing, dict[str, str]] | None:
