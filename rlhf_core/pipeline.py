@@ -70,8 +70,8 @@ def run_pipeline(
     """Run the stages in ``stages`` (earlier ones are loaded from ``out`` when skipped).
 
     ``overrides`` maps a stage to field overrides of its config, e.g. ``{"ppo": {"kl_coef": 0.0}}``.
-    ``parallel`` runs DPO in a second thread while PPO trains (default: on a CPU with at least two
-    cores). Both stages are single-threaded and DPO draws no torch random numbers, so the results
+    ``parallel`` runs DPO in a second thread while PPO trains (default: on a CPU with cores for
+    both stages' torch threads). Both stages are single-threaded and DPO draws no torch random numbers, so the results
     are the same as one after the other; only the wall time changes.
     Returns the metrics dict that is also written to ``out/metrics.json``.
     """
@@ -210,7 +210,9 @@ def run_pipeline(
         do_eval("dpo", policy.eval(), tokenizer, reference=sft_model)
 
     if parallel is None:
-        parallel = device.type == "cpu" and (os.cpu_count() or 1) >= 2
+        # Only when both stages' torch threads fit on the cores: oversubscribed CPU threads spin
+        # and run many times slower (see device.py).
+        parallel = device.type == "cpu" and 2 * torch.get_num_threads() <= (os.cpu_count() or 1)
     dpo_thread, dpo_error = None, []
     if "dpo" in stages and "ppo" in stages and parallel:
 
