@@ -272,8 +272,8 @@ class PPOTrainer(StepTrainer):
         )
         mask = gen.response_mask.float()  # (B, R)
         with torch.no_grad():
-            # 2. log-probs of the sampled tokens under the policy (kept from sampling: the same
-            #    numbers a second forward pass would give) and the reference; values
+            # 2. log-probs of the sampled tokens under the policy (kept from sampling) and the reference; values
+            #    (the policy's are the numbers a second forward pass would give: see generate(record=True))
             logits = gen.logits.float() / c.temperature  # (B, R, V)
             old_logprobs = token_logprobs(logits, gen.response_ids)  # (B, R)
             entropy = masked_mean(entropy_from_logits(logits), mask)
