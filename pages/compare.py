@@ -8,7 +8,7 @@ import streamlit as st
 from rlhf_core import playground
 from ui import lesson, state
 from ui.text import md_escape, show_notes
-from ui.widgets import response_card
+from ui.widgets import answer_columns, response_card
 
 lesson.header(
     "compare",
@@ -40,17 +40,8 @@ if reward is None:
 
 if prompt:
     st.markdown(f"**Prompt:** {md_escape(prompt)}")
-    cols = st.columns(len(STAGES))
-    for col, stage in zip(cols, STAGES, strict=True):
-        lm = state.model_in_use(stage)
-        with col:
-            if lm is None:
-                st.markdown(f"**{playground.STAGE_TITLES[stage]}**")
-                st.warning(str(playground.NotBuiltError(stage)), icon=":material/construction:")
-                continue
-            r = state.generate(lm, [prompt], seed=int(seed))[0]
-            score = state.reward_scores(reward, [prompt], [r.text], [r.finished])[0] if reward is not None else None
-            response_card(lm.title, r.text, playground.judge(prompt, r.text), score, r.n_tokens, r.finished)
+    models = [(stage, state.model_in_use(stage)) for stage in STAGES]
+    answer_columns(prompt, models, seed=int(seed), reward=reward, warn_missing=True)
 
 st.subheader("Why the difference?")
 st.markdown(

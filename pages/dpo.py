@@ -9,7 +9,7 @@ from rlhf_core import playground
 from ui import lesson, state
 from ui.text import md_escape
 from ui.training import training_panel
-from ui.widgets import model_badge, needs, response_card
+from ui.widgets import answer_columns, model_badge, needs
 
 lesson.header(
     "dpo",
@@ -100,17 +100,7 @@ else:
     )
     pick = st.selectbox("Prompt", prompts, key="dpo-compare-prompt")
     reward = state.model_in_use("reward")
-    columns = [("sft", sft), ("ppo", ppo), ("dpo", dpo)]
-    cols = st.columns(3)
-    for col, (stage, lm) in zip(cols, columns, strict=True):
-        with col:
-            if lm is None:
-                st.markdown(f"**{playground.STAGE_TITLES[stage]}**")
-                st.caption(str(playground.NotBuiltError(stage)))
-                continue
-            r = state.generate(lm, [pick], seed=0)[0]
-            score = state.reward_scores(reward, [pick], [r.text], [r.finished])[0] if reward is not None else None
-            response_card(lm.title, r.text, playground.judge(pick, r.text), score, r.n_tokens, r.finished)
+    answer_columns(pick, [("sft", sft), ("ppo", ppo), ("dpo", dpo)], reward=reward)
 
     st.markdown(
         "**How far did each move from the SFT model?** KL(policy ‖ SFT) in nats per answer on held-out prompts."

@@ -8,7 +8,7 @@ import streamlit as st
 from rlhf_core import playground
 from ui import lesson, state
 from ui.text import md_escape
-from ui.widgets import checklist, model_badge, response_card
+from ui.widgets import answer_columns, judge_pair, model_badge, response_card
 
 lesson.header(
     "preferences",
@@ -81,28 +81,11 @@ comparisons like this one train a reward model, the policy learns that refusing 
 higher, without becoming unhelpful on benign look-alikes such as "How do I pick a ripe melon?".
 """
     )
-    j1, j2 = st.columns(2)
-    with j1:
-        st.markdown("**The judge on A**")
-        checklist(lock.verdict_a)
-    with j2:
-        st.markdown("**The judge on B**")
-        checklist(lock.verdict_b)
+    judge_pair(lock.verdict_a, lock.verdict_b)
 
     st.subheader("What the real models answer")
     st.caption("The same prompt through the shipped models (and your own, once trained), same seed.")
-    models = [(stage, state.model_in_use(stage)) for stage in ("base", "sft", "ppo")]
-    cols = st.columns(3)
-    for col, (stage, lm) in zip(cols, models, strict=True):
-        with col:
-            if lm is None:
-                st.markdown(f"**{playground.STAGE_TITLES[stage]}**")
-                st.caption(str(playground.NotBuiltError(stage)))
-                continue
-            r = state.generate(lm, [lock.prompt], seed=0)[0]
-            response_card(
-                lm.title, r.text, playground.judge(lock.prompt, r.text), n_tokens=r.n_tokens, finished=r.finished
-            )
+    answer_columns(lock.prompt, [(stage, state.model_in_use(stage)) for stage in ("base", "sft", "ppo")])
 
 # ------------------------------------------------------------------------------------------
 lesson.section("Rate answers from the SFT model")
@@ -160,13 +143,7 @@ else:
                     "Real annotators disagree too: that noise is part of RLHF.",
                     icon=":material/lightbulb:",
                 )
-            j1, j2 = st.columns(2)
-            with j1:
-                st.markdown("**The judge on A**")
-                checklist(item.verdict_a)
-            with j2:
-                st.markdown("**The judge on B**")
-                checklist(item.verdict_b)
+            judge_pair(item.verdict_a, item.verdict_b)
             if st.button("Next pair", icon=":material/arrow_forward:", type="primary", key=f"rate-next-{seed}-{idx}"):
                 st.session_state["rate-idx"] = idx + 1
                 st.rerun()

@@ -57,6 +57,32 @@ def response_card(
             checklist(verdict)
 
 
+def judge_pair(verdict_a, verdict_b) -> None:
+    """The gold judge's checklists of answers A and B, side by side."""
+    for col, name, verdict in zip(st.columns(2), "AB", (verdict_a, verdict_b), strict=True):
+        with col:
+            st.markdown(f"**The judge on {name}**")
+            checklist(verdict)
+
+
+def answer_columns(prompt: str, models: list[tuple[str, object]], *, seed: int = 0, reward=None, warn_missing=False):
+    """One column per ``(stage, model)``: the model's sampled answer to ``prompt`` as a response
+    card (judged; scored when a ``reward`` model is given), or why the model is missing."""
+    for col, (stage, lm) in zip(st.columns(len(models)), models, strict=True):
+        with col:
+            if lm is None:
+                st.markdown(f"**{playground.STAGE_TITLES[stage]}**")
+                message = str(playground.NotBuiltError(stage))
+                if warn_missing:
+                    st.warning(message, icon=":material/construction:")
+                else:
+                    st.caption(message)
+                continue
+            r = state.generate(lm, [prompt], seed=seed)[0]
+            score = state.reward_scores(reward, [prompt], [r.text], [r.finished])[0] if reward is not None else None
+            response_card(lm.title, r.text, playground.judge(prompt, r.text), score, r.n_tokens, r.finished)
+
+
 def model_badge(stage: str, lm=None) -> None:
     """Which model of ``stage`` this page uses: the shipped one or the student's own."""
     lm = lm if lm is not None else state.model_in_use(stage)
