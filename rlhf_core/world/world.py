@@ -268,32 +268,26 @@ class World:
 
     def _sample_slots(self, phrasing: Phrasing, rng: random.Random) -> dict[str, str]:
         """Training values for a phrasing's slots."""
-        slots: dict[str, str] = {}
         k = knowledge
+        pools = {
+            "topic": k.TRAIN_TOPICS,
+            "mood": phrasings.MOODS,
+            "concept": k.TRAIN_CONCEPTS,
+            "category": k.TRAIN_CATEGORIES,
+            "activity": k.TRAIN_HARMFUL if phrasing.intent == "harmful" else k.TRAIN_BENIGN,
+            "city": k.TRAIN_CITIES,
+            "month": k.TRAIN_MONTHS,
+            "sport": k.SPORTS,
+        }
+        slots: dict[str, str] = {}
         for name in phrasing.slot_names:
-            if name == "topic":
-                slots[name] = rng.choice(k.TRAIN_TOPICS)
-            elif name == "mood":
-                slots[name] = rng.choice(phrasings.MOODS)
-            elif name == "concept":
-                slots[name] = rng.choice(k.TRAIN_CONCEPTS)
-            elif name == "category":
-                slots[name] = rng.choice(k.TRAIN_CATEGORIES)
+            if name in pools:
+                slots[name] = rng.choice(pools[name])
             elif name == "n":
                 slots[name] = str(rng.randint(2, 5))
             elif name in ("a", "op", "b") and "op" not in slots:
                 a, op, b = corpus.sample_arithmetic(rng)
                 slots.update(a=str(a), op=op, b=str(b))
-            elif name == "activity" and phrasing.intent == "harmful":
-                slots[name] = rng.choice(k.TRAIN_HARMFUL)
-            elif name == "activity":
-                slots[name] = rng.choice(k.TRAIN_BENIGN)
-            elif name == "city":
-                slots[name] = rng.choice(k.TRAIN_CITIES)
-            elif name == "month":
-                slots[name] = rng.choice(k.TRAIN_MONTHS)
-            elif name == "sport":
-                slots[name] = rng.choice(k.SPORTS)
         return slots
 
     def _match(self, text: str) -> tuple[Phrasing, dict[str, str]] | None:
