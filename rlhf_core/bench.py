@@ -432,6 +432,19 @@ def _ratio(ours: list[float], theirs: list[float]) -> dict:
     return {"ours_s": ours_s, "trl_s": trl_s, "speedup": trl_s / ours_s if ours_s else None}
 
 
+def _step_comparison(times: dict, trl_version: str, batch_size: int, n_pairs: int, rounds: int) -> dict:
+    """The ratio of ours to TRL's median step time and the facts every step comparison reports."""
+    return {
+        **_ratio(times["ours"], times["trl"]),
+        "trl_version": trl_version,
+        "batch_size": batch_size,
+        "n_pairs": n_pairs,
+        "rounds": rounds,
+        "ours_step_seconds": times["ours"],
+        "trl_step_seconds": times["trl"],
+    }
+
+
 def planned_batches(n_pairs: int, batch_size: int, n_batches: int, seed: int = 0) -> list[list[int]]:
     """The pair indices of each step, fixed in advance so that both sides train on the same batches.
 
@@ -517,18 +530,12 @@ def compare_dpo(models: Models, pairs, settings: BenchSettings, out_dir: str) ->
         f"dpo vs trl {trl.__version__}",
         {"ours": ours_round, "trl": trl_side(True), "trl (no precompute)": trl_side(False)},
     )
-    result = _ratio(times["ours"], times["trl"])
+    result = _step_comparison(times, trl.__version__, cfg.batch_size, len(pairs), settings.repeats)
     no_pre = _ratio(times["ours"], times["trl (no precompute)"])
     result.update(
         {
             "trl_no_precompute_s": no_pre["trl_s"],
             "speedup_vs_no_precompute": no_pre["speedup"],
-            "trl_version": trl.__version__,
-            "batch_size": cfg.batch_size,
-            "n_pairs": len(pairs),
-            "rounds": settings.repeats,
-            "ours_step_seconds": times["ours"],
-            "trl_step_seconds": times["trl"],
             "trl_no_precompute_step_seconds": times["trl (no precompute)"],
             "trl_config": {
                 "precompute_ref_log_probs": "True for trl_s (as ours), False for trl_no_precompute_s",
@@ -585,15 +592,9 @@ def compare_reward(models: Models, pairs, settings: BenchSettings, out_dir: str)
         f"reward model vs trl {trl.__version__}",
         {"ours": ours_round, "trl": lambda: _trl_round(theirs, timer, settings.warmup)},
     )
-    result = _ratio(times["ours"], times["trl"])
+    result = _step_comparison(times, trl.__version__, cfg.batch_size, len(pairs), settings.repeats)
     result.update(
         {
-            "trl_version": trl.__version__,
-            "batch_size": cfg.batch_size,
-            "n_pairs": len(pairs),
-            "rounds": settings.repeats,
-            "ours_step_seconds": times["ours"],
-            "trl_step_seconds": times["trl"],
             "trl_config": {
                 "learning_rate": cfg.lr,
                 "weight_decay": 0.01,
