@@ -64,9 +64,11 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA (where it speeds up matmuls); a no-op context on CPU and MPS.
+    """bf16 autocast on CUDA; a no-op context on CPU and MPS.
 
-    On CPU, bf16 autocast made these tiny models slower and less accurate, so we keep fp32 there.
+    The trainers do not use it: at this model size it made every step slower, on CPU and on an
+    H200 (1.1-13x, ``scripts/gpu_probe.py``, BENCHMARKS.md), and PPO diverged under it. It is
+    kept for that probe and for larger models, where bf16 matmuls pay.
     """
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)

@@ -125,13 +125,24 @@ def tokenize_conversations(
     return input_ids, attention, labels
 
 
-def length_buckets(attention_mask: torch.Tensor, n_buckets: int = 4) -> list[tuple[torch.Tensor, int]]:
+# Length buckets per forward pass, by device type. On a CPU the work is the matmuls over every
+# position, so four buckets (skipping ~40% padding) pay. On a GPU these tiny models are bound by
+# kernel launches, not arithmetic: each extra bucket is another full set of launches, and one
+# bucket trimmed to the longest row measured fastest (BENCHMARKS.md, GPU section).
+BUCKETS_BY_DEVICE = {"cpu": 4}
+BUCKETS_ELSEWHERE = 1
+
+
+def length_buckets(attention_mask: torch.Tensor, n_buckets: int | None = None) -> list[tuple[torch.Tensor, int]]:
     """Split right-padded rows into ``n_buckets`` groups of similar length.
 
     Returns ``(row_indices, width)`` per group, where ``width`` is the group's longest row. Running
     each group trimmed to its own width skips most padding (about 40% of the positions in a
-    typical batch of short and long conversations) without changing any result.
+    typical batch of short and long conversations) without changing any result. ``None`` picks
+    the count for the mask's device (``BUCKETS_BY_DEVICE``).
     """
+    if n_buckets is None:
+        n_buckets = BUCKETS_BY_DEVICE.get(attention_mask.device.type, BUCKETS_ELSEWHERE)
     lengths = attention_mask.long().sum(1)  # (B,)
     order = torch.argsort(lengths, descending=True)
     groups = [g for g in order.chunk(max(1, min(n_buckets, order.numel()))) if g.numel()]

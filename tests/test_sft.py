@@ -65,6 +65,19 @@ def test_length_buckets_change_nothing_but_speed(tiny_base):
     assert torch.equal(restore_order(parts), mask.sum(1).float())
 
 
+def test_bucket_count_follows_the_device(monkeypatch):
+    """Four buckets on a CPU; on a device missing from the table (a GPU), one bucket cut to the
+    longest row."""
+    from rlhf_core import training
+
+    mask = torch.tensor([[1] * n + [0] * (8 - n) for n in (8, 2, 5, 3, 7, 1, 4, 6)])
+    groups = training.length_buckets(mask)
+    assert len(groups) == 4 and [w for _, w in groups] == [8, 6, 4, 2]
+    monkeypatch.setattr(training, "BUCKETS_BY_DEVICE", {})
+    ((rows, width),) = training.length_buckets(mask)
+    assert width == 8 and sorted(rows.tolist()) == list(range(8))
+
+
 def test_replay_keeps_web_text_loss_lower(tiny_base, world):
     """With replay rows, the same SFT run forgets less of the web: its next-token loss on web
     windows ends lower than without replay (and the demonstrations are still learned)."""
