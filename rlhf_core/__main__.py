@@ -108,6 +108,10 @@ def cmd_eval(args) -> int:
         return _eval_reward_model(args, device)
     world = World(seed=args.world_seed)
     model, tok = load(args.model, device=str(device))
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}.")
+    if args.seeds > 1:
+        return _eval_over_seeds(args, model, tok, world, device)
     metrics, samples = evaluate(model, tok, world, seed=args.seed)
     if args.against:
         other, other_tok = load(args.against, device=str(device))
@@ -121,6 +125,20 @@ def cmd_eval(args) -> int:
         print(json.dumps(metrics))
     else:
         print(format_table(metrics))
+    return 0
+
+
+def _eval_over_seeds(args, model, tok, world, device) -> int:
+    from .evaluate import evaluate_over_seeds, format_seed_table
+    from .models import load
+
+    other, other_tok = load(args.against, device=str(device)) if args.against else (None, None)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    result = evaluate_over_seeds(model, tok, world, seeds, against=other, against_tokenizer=other_tok)
+    result["model"] = str(args.model)
+    if args.against:
+        result["against"] = str(args.against)
+    print(json.dumps(result) if args.json else format_seed_table(result))
     return 0
 
 
@@ -266,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object (last line)")
     p.add_argument("--samples", action="store_true", help="include every judged sample in the JSON")
     p.add_argument("--world-seed", type=int, default=0, help="seed of the world whose held-out set is used")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="repeat with N sampling seeds (--seed, --seed+1, ...): mean ± standard error",
+    )
     _common(p)
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("pipeline", help="SFT -> preference pairs -> reward model -> PPO, and DPO")

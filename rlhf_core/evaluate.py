@@ -158,6 +158,65 @@ def win_rate(samples_a: list[Sample], samples_b: list[Sample]) -> float:
     return wins / len(pairs)
 
 
+# Metrics averaged by evaluate_over_seeds (plus win_rate when there is a model to compare with).
+SEED_METRICS = (
+    "gold_score",
+    "eos_rate",
+    "refusal_rate_harmful",
+    "overrefusal_rate_benign",
+    "distinct_2",
+    "mean_length",
+)
+
+
+def _mean_se(values: list[float]) -> dict:
+    """Mean and standard error of the mean (0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return {"mean": mean, "se": (var / n) ** 0.5}
+
+
+def evaluate_over_seeds(model, tokenizer, world, seeds: list[int], against=None, against_tokenizer=None) -> dict:
+    """The held-out evaluation repeated with several sampling seeds (same prompts, same judge).
+
+    One sample per prompt and seed, so a headline rate over 20 prompts moves in steps of 0.05
+    and one evaluation's per-intent scores are noisy. Averaging seeds shows how much of a difference
+    between two models is the weights rather than the dice. Returns ``{"seeds", "metrics":
+    {name: {"mean", "se"}}, "gold_by_intent": {intent: {"mean", "se"}}, "per_seed": [...]}``;
+    ``win_rate`` (``model`` over ``against``, both sampled with the same seed) is added when
+    ``against`` is given.
+    """
+    if not seeds:
+        raise ValueError("evaluate_over_seeds needs at least one seed.")
+    per_seed = []
+    for seed in seeds:
+        metrics, samples = evaluate(model, tokenizer, world, seed=seed)
+        row = {k: metrics[k] for k in SEED_METRICS}
+        row["gold_by_intent"] = {k: v["gold_score"] for k, v in metrics["by_intent"].items()}
+        if against is not None:
+            _, other = evaluate(against, against_tokenizer or tokenizer, world, seed=seed)
+            row["win_rate"] = win_rate(samples, other)
+        per_seed.append({"seed": seed, **row})
+    names = [*SEED_METRICS, *(["win_rate"] if against is not None else [])]
+    intents = per_seed[0]["gold_by_intent"]
+    return {
+        "seeds": list(seeds),
+        "metrics": {k: _mean_se([r[k] for r in per_seed]) for k in names},
+        "gold_by_intent": {i: _mean_se([r["gold_by_intent"][i] for r in per_seed]) for i in intents},
+        "per_seed": per_seed,
+    }
+
+
+def format_seed_table(result: dict) -> str:
+    """The readable form of :func:`evaluate_over_seeds`: mean ± standard error per metric."""
+    n = len(result["seeds"])
+    lines = [f"held-out evaluation over {n} sampling seeds (mean ± standard error)"]
+    for name, v in [*result["metrics"].items(), *(("gold: " + k, v) for k, v in result["gold_by_intent"].items())]:
+        lines.append(f"  {name:28s} {v['mean']:7.3f} ± {v['se']:.3f}")
+    return "\n".join(lines)
+
+
 def format_table(metrics: dict) -> str:
     """A readable table of the headline metrics, overall and per intent."""
     keys = ["gold_score", "eos_rate", "refusal_rate", "repetition_rate", "distinct_2", "mean_length"]

@@ -66,6 +66,16 @@ def test_eval_json_has_every_key(tiny_base_dir, capsys, eval_keys):
     assert "gold_score" in capsys.readouterr().out
 
 
+def test_eval_over_seeds(tiny_base_dir, capsys):
+    assert main(["eval", "--model", str(tiny_base_dir), "--seeds", "2", "--json"]) == 0
+    result = last_json(capsys)
+    assert result["seeds"] == [0, 1] and len(result["per_seed"]) == 2
+    assert set(result["metrics"]["gold_score"]) == {"mean", "se"}
+    assert main(["eval", "--model", str(tiny_base_dir), "--seeds", "2"]) == 0
+    assert "± " in capsys.readouterr().out
+    assert main(["eval", "--model", str(tiny_base_dir), "--seeds", "0"]) == 2
+
+
 def test_pipeline_tiny_end_to_end(tiny_base_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]) == 0

@@ -61,3 +61,25 @@ def test_evaluate_a_model_has_every_key(tiny_sft, world, eval_keys):
     assert eval_keys <= set(metrics)
     assert len(samples) == metrics["n_prompts"] == len(world.eval_prompts())
     assert 0.0 <= metrics["gold_score"] <= 1.0
+
+
+def test_evaluate_over_seeds_averages_the_single_evaluations(tiny_sft, world):
+    """The mean is the average of the plain evaluations with each seed; the spread is their
+    standard error; a model against itself ties on every prompt of every seed."""
+    import pytest
+
+    from rlhf_core.evaluate import evaluate_over_seeds
+
+    model, tok = tiny_sft
+    result = evaluate_over_seeds(model, tok, world, [0, 1], against=model)
+    singles = [evaluate(model, tok, world, seed=s)[0] for s in (0, 1)]
+    gold = [m["gold_score"] for m in singles]
+    assert result["metrics"]["gold_score"]["mean"] == pytest.approx(sum(gold) / 2)
+    assert result["metrics"]["gold_score"]["se"] == pytest.approx(abs(gold[0] - gold[1]) / 2)
+    intent = next(iter(result["gold_by_intent"]))
+    by_intent = [m["by_intent"][intent]["gold_score"] for m in singles]
+    assert result["gold_by_intent"][intent]["mean"] == pytest.approx(sum(by_intent) / 2)
+    assert result["metrics"]["win_rate"] == {"mean": 0.5, "se": 0.0}
+    assert [r["seed"] for r in result["per_seed"]] == [0, 1]
+    with pytest.raises(ValueError, match="at least one seed"):
+        evaluate_over_seeds(model, tok, world, [])
