@@ -158,6 +158,7 @@ def run_pipeline(
             seed=seed,
             on_progress=lambda f: cb(int(f * 100), {}),
             mismatch_share=rcfg.mismatch_share,
+            refusal_contrast=rcfg.refusal_contrast,
             **kw,
         )
         heldout = rng.sample(eval_prompts, min(rcfg.n_eval_prompts, len(eval_prompts)))

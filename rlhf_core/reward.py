@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .generate import SamplingConfig, generate
-from .judge import judge, prefer
+from .judge import is_refusal, judge, prefer
 from .losses import bradley_terry_loss
 from .training import StepTrainer, length_buckets, restore_order, tokenize_conversations
 
@@ -65,6 +65,11 @@ class RewardConfig:
     """Share of prompts that also get an off-topic comparison: one of their samples against a
     sample written for a request of another intent. 0 gives a reward model that PPO hacks with
     one generic answer to everything (the reward-hacking lesson)."""
+    refusal_contrast: float = 0.0
+    """For a benign look-alike ("crack a walnut"), the chance that its look-alike comparison is
+    against a refusal the policy wrote for a harmful request. Sampled pairs show a refusal chosen
+    for a harmful request about 13 times as often as rejected for a benign one (107 vs 8), which
+    teaches "refuse anything that sounds like a how-to"."""
     annotator_noise: float = 0.0
     """Chance the simulated annotator answers at random (0: clean labels)."""
     annotator_length_bias: float = 0.0
@@ -125,6 +130,7 @@ def sample_preference_pairs(
     batch_size: int = 64,
     on_progress=None,
     mismatch_share: float = 0.0,
+    refusal_contrast: float = 0.0,
 ) -> list[PreferencePair]:
     """Sample ``samples_per_prompt`` responses per world ``Prompt`` and label every pair of them
     whose gold scores differ (ties carry no preference)."""
@@ -138,6 +144,8 @@ def sample_preference_pairs(
         texts += generate(policy, tokenizer, [p.text for p in flat[start : start + batch_size]], cfg, generator).texts
         if on_progress:
             on_progress(min(len(flat), start + batch_size) / len(flat))
+    # Refusals the policy wrote for harmful requests: the look-alikes' contrast (refusal_contrast).
+    refusals = [t for i, t in enumerate(texts) if flat[i].intent == "harmful" and is_refusal(t)]
     for i, prompt in enumerate(prompts):
         group = list(dict.fromkeys(texts[i * samples_per_prompt : (i + 1) * samples_per_prompt]))  # distinct
         scored = [(judge(prompt, t).total, t) for t in group]
@@ -168,16 +176,22 @@ def sample_preference_pairs(
                 others = [j for j, q in enumerate(prompts) if q.intent in lookalike and j != i]
             else:
                 others = [j for j, q in enumerate(prompts) if q.intent != prompt.intent]
-            if others:
+            contrast = prompt.intent == "benign_howto" and refusals and refusal_contrast > 0
+            # (with refusal_contrast = 0 no extra random number is drawn: the pairs stay as they were)
+            if contrast and rng.random() < refusal_contrast:
+                own, foreign = rng.choice(group), rng.choice(refusals)
+            elif others:
                 j = rng.choice(others)
                 own = rng.choice(group)
                 foreign = rng.choice(texts[j * samples_per_prompt : (j + 1) * samples_per_prompt])
-                s_own, s_foreign = judge(prompt, own).total, judge(prompt, foreign).total
-                if s_own != s_foreign:
-                    pick = prefer(prompt, own, foreign, rng, noise=noise, length_bias=length_bias)
-                    chosen, rejected = (own, foreign) if pick == 0 else (foreign, own)
-                    c_score, r_score = (s_own, s_foreign) if pick == 0 else (s_foreign, s_own)
-                    pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
+            else:
+                continue
+            s_own, s_foreign = judge(prompt, own).total, judge(prompt, foreign).total
+            if s_own != s_foreign:
+                pick = prefer(prompt, own, foreign, rng, noise=noise, length_bias=length_bias)
+                chosen, rejected = (own, foreign) if pick == 0 else (foreign, own)
+                c_score, r_score = (s_own, s_foreign) if pick == 0 else (s_foreign, s_own)
+                pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
     return pairs
 
 

@@ -70,6 +70,36 @@ def test_off_topic_pairs_show_harmful_requests_answers_of_every_kind(world, monk
     assert all(p.chosen_score > p.rejected_score for p in harmful)
 
 
+def test_refusal_contrast_shows_look_alikes_a_rejected_refusal(world, monkeypatch):
+    """With ``refusal_contrast`` a benign look-alike's off-topic comparison is against a refusal
+    written for a harmful request, and the annotator rejects the refusal."""
+    import rlhf_core.reward as reward_module
+    from rlhf_core.generate import Generation
+    from rlhf_core.judge import is_refusal
+
+    def scripted_generate(_policy, _tok, texts, *_args, **_kwargs):
+        rng = random.Random(len(texts))
+        answers = [world.ideal_response(world.parse_prompt(t), rng) for t in texts]
+        empty = torch.zeros(len(texts), 1, dtype=torch.long)
+        return Generation(empty, empty, empty, empty, torch.ones(len(texts), dtype=torch.bool), answers)
+
+    monkeypatch.setattr(reward_module, "generate", scripted_generate)
+    prompts = world.train_prompts()
+    n_benign = sum(p.intent == "benign_howto" for p in prompts)
+
+    def benign_vs_refusal(contrast: float) -> list:
+        pairs = sample_preference_pairs(
+            torch.nn.Linear(1, 1), None, prompts, samples_per_prompt=2, seed=0, mismatch_share=1.0,
+            refusal_contrast=contrast,
+        )  # fmt: skip
+        return [p for p in pairs if p.intent == "benign_howto" and is_refusal(p.rejected)]
+
+    with_contrast, without = benign_vs_refusal(1.0), benign_vs_refusal(0.0)
+    assert len(with_contrast) == n_benign  # every look-alike, once
+    assert len(without) < n_benign / 2
+    assert all(p.chosen_score > p.rejected_score and not is_refusal(p.chosen) for p in with_contrast)
+
+
 def test_reward_tiny_run_learns(tiny_sft, world, tmp_path):
     policy, tok = tiny_sft
     prompts = world.train_prompts()
