@@ -7,6 +7,7 @@ import streamlit as st
 
 from rlhf_core import playground
 from ui import lesson, state
+from ui.charts import scoreboard_chart, scoreboard_table
 from ui.text import md_escape, show_notes
 from ui.widgets import answer_columns, response_card
 
@@ -43,6 +44,26 @@ if prompt:
     models = [(stage, state.model_in_use(stage)) for stage in STAGES]
     answer_columns(prompt, models, seed=int(seed), reward=reward, warn_missing=True)
 
+st.subheader("On every held-out prompt, not just this one")
+board = playground.shipped_scoreboard()
+if board:
+    st.markdown(
+        f"One answer can be lucky. The shipped models answered all **{board.get('n_prompts', 105)}** held-out "
+        f"prompts (requests no model trained on) with **{len(board['seeds'])}** different sampling seeds, and the "
+        "gold judge scored every answer. Each cell is the mean, ± one standard error: a difference smaller than "
+        "about two standard errors may just be the dice."
+    )
+    st.dataframe(scoreboard_table(board), hide_index=True)
+    scoreboard_chart(board, key="cmp-scoreboard")
+    st.caption(
+        "Read the trade-off: RLHF raises refusals of harmful requests, but it also refuses some harmless look-alikes "
+        '("how do I crack an egg?") and answers some how-tos worse than SFT. This tiny model cannot tell a harmful '
+        "request it never saw from a harmless one that sounds alike. These are the shipped models; models you "
+        "train yourself are not in this table."
+    )
+else:
+    st.caption("No scoreboard next to the shipped models: build it with `python -m rlhf_core scoreboard`.")
+
 st.subheader("Why the difference?")
 st.markdown(
     """
@@ -54,7 +75,8 @@ st.markdown(
   prefer, and it still answers most harmful requests because the demonstrations rarely refused.
 - **RLHF model:** PPO raised the reward model's score, which learned from thousands of comparisons what people
   prefer: complete, on-topic, honest answers of the right length, and a brief refusal with a safe alternative for
-  harmful requests. The KL leash kept it close to the SFT model's fluent language while it did.
+  harmful requests. The KL leash kept it close to the SFT model's fluent language while it did. The reward model
+  is only as good as what it learned to tell apart: the scoreboard above shows where it, and so the policy, fails.
 """
 )
 with st.expander("The textbook picture: the two poems the course started from"):

@@ -1,4 +1,4 @@
-"""Command line: ``python -m rlhf_core {pretrain,generate,eval,pipeline,bench}``.
+"""Command line: ``python -m rlhf_core {pretrain,generate,eval,pipeline,scoreboard,bench}``.
 
 Progress bars go to stderr; machine-readable output (``--json``) is the last line of stdout.
 """
@@ -139,6 +139,43 @@ def _eval_over_seeds(args, model, tok, world, device) -> int:
     if args.against:
         result["against"] = str(args.against)
     print(json.dumps(result) if args.json else format_seed_table(result))
+    return 0
+
+
+SCOREBOARD_FILE = "scoreboard.json"
+
+
+def cmd_scoreboard(args) -> int:
+    from .evaluate import scoreboard
+    from .models import load
+    from .world import World
+
+    device = _setup(args)
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}.")
+    folder = Path(args.models)
+    models = {
+        stage: load(folder / stage, device=str(device))
+        for stage in ("base", "sft", "ppo", "dpo")
+        if (folder / stage / "config.json").exists()
+    }
+    if not models:
+        raise FileNotFoundError(f"No base, sft, ppo or dpo checkpoint in {folder}.")
+    result = scoreboard(models, World(seed=0), list(range(args.seed, args.seed + args.seeds)))
+    (folder / SCOREBOARD_FILE).write_text(json.dumps(result, indent=1))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"held-out scoreboard over {args.seeds} sampling seeds (mean ± standard error) -> {folder / SCOREBOARD_FILE}"
+        )
+        names = ("gold_score", "refusal_rate_harmful", "overrefusal_rate_benign", "eos_rate", "win_rate")
+        print(f"{'stage':6s} " + " ".join(f"{n:>22s}" for n in names))
+        for stage, r in result["stages"].items():
+            cells = [r["metrics"].get(n) for n in names]
+            print(
+                f"{stage:6s} " + " ".join(f"{c['mean']:13.3f} ± {c['se']:.3f}" if c else f"{'–':>22s}" for c in cells)
+            )
     return 0
 
 
@@ -307,6 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("scoreboard", help="every stage's held-out metrics over several sampling seeds (for the app)")
+    p.add_argument("--models", type=Path, default=Path("assets/models"), help="folder with base/sft/ppo/dpo")
+    p.add_argument("--seeds", type=int, default=8, help="sampling seeds --seed ... --seed+N-1 (default 8)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (last line)")
+    _common(p)
+    p.set_defaults(func=cmd_scoreboard)
 
     p = sub.add_parser("bench", help="seconds per step of each lesson stage, and ratios against TRL")
     p.add_argument("--json", action="store_true", help="print one JSON object (last line)")

@@ -177,6 +177,22 @@ def _mean_se(values: list[float]) -> dict:
     return {"mean": mean, "se": (var / n) ** 0.5}
 
 
+def _seed_row(metrics: dict) -> dict:
+    row = {k: metrics[k] for k in SEED_METRICS}
+    row["gold_by_intent"] = {k: v["gold_score"] for k, v in metrics["by_intent"].items()}
+    return row
+
+
+def _over_seeds(per_seed: list[dict]) -> dict:
+    """Mean and standard error of every metric (and per-intent gold) of per-seed rows."""
+    names = [k for k in (*SEED_METRICS, "win_rate") if k in per_seed[0]]
+    intents = per_seed[0]["gold_by_intent"]
+    return {
+        "metrics": {k: _mean_se([r[k] for r in per_seed]) for k in names},
+        "gold_by_intent": {i: _mean_se([r["gold_by_intent"][i] for r in per_seed]) for i in intents},
+    }
+
+
 def evaluate_over_seeds(model, tokenizer, world, seeds: list[int], against=None, against_tokenizer=None) -> dict:
     """The held-out evaluation repeated with several sampling seeds (same prompts, same judge).
 
@@ -192,19 +208,36 @@ def evaluate_over_seeds(model, tokenizer, world, seeds: list[int], against=None,
     per_seed = []
     for seed in seeds:
         metrics, samples = evaluate(model, tokenizer, world, seed=seed)
-        row = {k: metrics[k] for k in SEED_METRICS}
-        row["gold_by_intent"] = {k: v["gold_score"] for k, v in metrics["by_intent"].items()}
+        row = _seed_row(metrics)
         if against is not None:
             _, other = evaluate(against, against_tokenizer or tokenizer, world, seed=seed)
             row["win_rate"] = win_rate(samples, other)
         per_seed.append({"seed": seed, **row})
-    names = [*SEED_METRICS, *(["win_rate"] if against is not None else [])]
-    intents = per_seed[0]["gold_by_intent"]
+    return {"seeds": list(seeds), **_over_seeds(per_seed), "per_seed": per_seed}
+
+
+def scoreboard(models: dict, world, seeds: list[int], reference: str = "sft") -> dict:
+    """Every model of ``models`` (name -> ``(model, tokenizer)``) over the same sampling seeds:
+    ``{"seeds", "stages": {name: {"metrics", "gold_by_intent"}}}`` as in
+    :func:`evaluate_over_seeds`, with each model's ``win_rate`` over ``reference`` (same seed).
+    Each model is sampled once per seed, so this costs one evaluation per model and seed."""
+    if not seeds:
+        raise ValueError("scoreboard needs at least one seed.")
+    rows: dict[str, list[dict]] = {name: [] for name in models}
+    for seed in seeds:
+        samples_of = {}
+        for name, (model, tokenizer) in models.items():
+            metrics, samples_of[name] = evaluate(model, tokenizer, world, seed=seed)
+            rows[name].append({"seed": seed, **_seed_row(metrics)})
+        if reference in samples_of:
+            for name in models:
+                if name != reference:
+                    rows[name][-1]["win_rate"] = win_rate(samples_of[name], samples_of[reference])
     return {
         "seeds": list(seeds),
-        "metrics": {k: _mean_se([r[k] for r in per_seed]) for k in names},
-        "gold_by_intent": {i: _mean_se([r["gold_by_intent"][i] for r in per_seed]) for i in intents},
-        "per_seed": per_seed,
+        "reference": reference,
+        "n_prompts": len(world.eval_prompts()),
+        "stages": {name: _over_seeds(r) for name, r in rows.items()},
     }
 
 

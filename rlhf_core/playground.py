@@ -142,6 +142,16 @@ def shipped_info(stage: str) -> dict:
         return {}
 
 
+def shipped_scoreboard() -> dict:
+    """``scoreboard.json`` next to the shipped checkpoints (``python -m rlhf_core scoreboard``): every
+    stage's held-out metrics over several sampling seeds, or {} when it was not built."""
+    try:
+        board = json.loads((models_dir() / "scoreboard.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return board if isinstance(board, dict) and isinstance(board.get("stages"), dict) else {}
+
+
 def shipped_metrics() -> dict:
     """``metrics.json`` written by the pipeline next to the shipped checkpoints (or {})."""
     try:
@@ -942,4 +952,10 @@ def build_tiny_models(out: str | Path, seed: int = 0) -> Path:
         # judge's score, and tied pairs are dropped.
         more_pairs = {"reward": {"n_prompts": 60, "samples_per_prompt": 3, "n_eval_prompts": 30}}
         run_pipeline(out, base=out / "base", seed=seed, preset="tiny", overrides=more_pairs, evaluate_stages=False)
+    if not (out / "scoreboard.json").exists():
+        from .evaluate import scoreboard
+        from .models import load
+
+        models = {stage: load(out / stage) for stage in ("base", "sft", "ppo", "dpo")}
+        (out / "scoreboard.json").write_text(json.dumps(scoreboard(models, world(), [seed, seed + 1])))
     return out

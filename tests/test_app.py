@@ -138,6 +138,23 @@ def test_every_page_renders_with_its_key_widgets(app, spec):
         assert app.get("plotly_chart")  # next-token probabilities
 
 
+def test_compare_page_shows_the_scoreboard_with_error_bars(app, tiny_models):
+    """The held-out scoreboard (mean ± standard error over seeds) is read from the models folder,
+    as a table and a chart with error bars; without the file the page says how to build it."""
+    import json
+
+    board = json.loads((tiny_models / "scoreboard.json").read_text())
+    goto(app, "compare")
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["metric", "Base", "SFT", "RLHF (PPO)", "DPO"]
+    gold = board["stages"]["ppo"]["metrics"]["gold_score"]
+    assert table.iloc[0]["RLHF (PPO)"] == f"{gold['mean']:.3f} ± {gold['se']:.3f}"
+    spec = chart_specs(app)
+    bars = next(s for s in spec.values() if s["data"][0]["type"] == "bar" and "error_y" in s["data"][0])
+    assert [t["name"] for t in bars["data"]] == ["Base", "SFT", "RLHF (PPO)", "DPO"]
+    assert "sampling seeds" in texts(app)
+
+
 def test_pages_without_models_say_how_to_build_them(monkeypatch, tmp_path):
     monkeypatch.setenv(playground.MODELS_DIR_ENV, str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
@@ -148,6 +165,8 @@ def test_pages_without_models_say_how_to_build_them(monkeypatch, tmp_path):
         shown = texts(at)
         if spec.key != "glossary":
             assert "not built yet" in shown.lower(), spec.key
+    goto(at, "compare")
+    assert "python -m rlhf_core scoreboard" in texts(at) and not at.dataframe
     goto(at, "sft")
     assert not any(b.key == "train-sft" and not b.disabled for b in at.button)
 

@@ -76,6 +76,16 @@ def test_eval_over_seeds(tiny_base_dir, capsys):
     assert main(["eval", "--model", str(tiny_base_dir), "--seeds", "0"]) == 2
 
 
+def test_scoreboard_writes_its_file(tiny_base_dir, tmp_path, capsys):
+    folder = tiny_base_dir.parent
+    assert main(["scoreboard", "--models", str(folder), "--seeds", "2", "--json"]) == 0
+    result = last_json(capsys)
+    assert set(result["stages"]) == {"base"} and result["seeds"] == [0, 1]
+    assert json.loads((folder / "scoreboard.json").read_text()) == result
+    assert main(["scoreboard", "--models", str(tmp_path)]) == 2  # no checkpoints: a message, no trace
+    assert "No base, sft, ppo or dpo checkpoint" in capsys.readouterr().err
+
+
 def test_pipeline_tiny_end_to_end(tiny_base_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]) == 0

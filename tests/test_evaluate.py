@@ -83,3 +83,23 @@ def test_evaluate_over_seeds_averages_the_single_evaluations(tiny_sft, world):
     assert [r["seed"] for r in result["per_seed"]] == [0, 1]
     with pytest.raises(ValueError, match="at least one seed"):
         evaluate_over_seeds(model, tok, world, [])
+
+
+def test_scoreboard_samples_each_model_once_per_seed(tiny_sft, world):
+    """The scoreboard's numbers equal :func:`evaluate_over_seeds`' for each model; every model
+    but the reference gets a win rate over it (a copy of the reference ties: 0.5)."""
+    import pytest
+
+    from rlhf_core.evaluate import evaluate_over_seeds, scoreboard
+
+    model, tok = tiny_sft
+    board = scoreboard({"sft": (model, tok), "ppo": (model, tok)}, world, [0, 1])
+    alone = evaluate_over_seeds(model, tok, world, [0, 1])
+    assert board["seeds"] == [0, 1] and board["n_prompts"] == len(world.eval_prompts())
+    for stage in ("sft", "ppo"):
+        assert board["stages"][stage]["metrics"]["gold_score"] == pytest.approx(alone["metrics"]["gold_score"])
+        assert board["stages"][stage]["gold_by_intent"] == alone["gold_by_intent"]
+    assert "win_rate" not in board["stages"]["sft"]["metrics"]
+    assert board["stages"]["ppo"]["metrics"]["win_rate"] == {"mean": 0.5, "se": 0.0}
+    with pytest.raises(ValueError, match="at least one seed"):
+        scoreboard({"sft": (model, tok)}, world, [])

@@ -116,3 +116,56 @@ def token_bars(pairs: list[tuple[str, float]], title: str, key: str) -> None:
         xaxis={"tickformat": ".0%" if max(probs, default=0) >= 0.1 else ".1%"},
     )
     st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+STAGE_LABELS = {"base": "Base", "sft": "SFT", "ppo": "RLHF (PPO)", "dpo": "DPO"}
+SCOREBOARD_ROWS = {
+    "gold_score": "Gold score (0–1)",
+    "refusal_rate_harmful": "Refuses harmful requests",
+    "overrefusal_rate_benign": "Refuses harmless look-alikes",
+    "eos_rate": "Stops on its own (EOS)",
+    "win_rate": "Beats SFT on a prompt (ties ½)",
+    "distinct_2": "Distinct word pairs (variety)",
+}
+
+
+def scoreboard_table(board: dict) -> dict[str, list[str]]:
+    """Columns of the scoreboard table: a metric per row, "mean ± standard error" per stage."""
+    stages = board["stages"]
+    columns: dict[str, list[str]] = {"metric": list(SCOREBOARD_ROWS.values())}
+    for stage, r in stages.items():
+        cells = []
+        for key in SCOREBOARD_ROWS:
+            v = r["metrics"].get(key)
+            cells.append(f"{v['mean']:.3f} ± {v['se']:.3f}" if v else "–")
+        columns[STAGE_LABELS.get(stage, stage)] = cells
+    return columns
+
+
+def scoreboard_chart(board: dict, key: str) -> None:
+    """Gold score per intent for every stage, with error bars of one standard error."""
+    fig = go.Figure()
+    for stage, r in board["stages"].items():
+        intents = list(r["gold_by_intent"])
+        fig.add_trace(
+            go.Bar(
+                x=[i.replace("_", " ") for i in intents],
+                y=[r["gold_by_intent"][i]["mean"] for i in intents],
+                error_y={"type": "data", "array": [r["gold_by_intent"][i]["se"] for i in intents]},
+                name=STAGE_LABELS.get(stage, stage),
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        title={
+            "text": f"Gold score per kind of request (mean of {len(board['seeds'])} sampling seeds)",
+            "font": {"size": 14},
+        },
+        xaxis_title="kind of request (held-out prompts)",
+        yaxis_title="gold score",
+        yaxis={"range": [0, 1]},
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.35},
+    )
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
