@@ -72,6 +72,9 @@ APP_METRICS = {
     "policy made the token more likely than the reference.",
     "Stopped by itself (EOS)": "The answer ended with `<|end|>` before the token cap.",
     "Pair accuracy per intent": "Held-out pair accuracy of the reward model, split by the kind of request.",
+    "mean ± standard error (scoreboard)": "The comparison page's scoreboard: the held-out evaluation repeated with "
+    "several sampling seeds; the mean over the seeds, ± its standard error. Two models whose means differ by less "
+    "than about two standard errors may differ only by chance.",
 }
 
 
