@@ -180,6 +180,20 @@ def cmd_scoreboard(args) -> int:
 
 
 def cmd_pipeline(args) -> int:
+    import torch
+
+    from .device import pipeline_threads
+
+    before = torch.get_num_threads()
+    if args.threads is None:
+        args.threads = pipeline_threads()  # a batch job on an idle machine: use the cores
+    try:
+        return _pipeline(args)
+    finally:
+        torch.set_num_threads(before)  # in-process callers (tests, the app) keep their policy
+
+
+def _pipeline(args) -> int:
     from tqdm import tqdm
 
     from .pipeline import STAGES, run_pipeline

@@ -89,6 +89,7 @@ def run_pipeline(
     metrics_path = out / "metrics.json"
     metrics: dict = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     metrics["preset"], metrics["seed"], metrics["device"] = preset, seed, str(device)
+    metrics["threads"] = torch.get_num_threads()  # results are bit-identical for the same count
     timings: dict = metrics.setdefault("wall_seconds", {})
     samples_of: dict = {}
     lock = threading.Lock()  # metrics is written by the DPO thread too

@@ -86,9 +86,12 @@ def test_scoreboard_writes_its_file(tiny_base_dir, tmp_path, capsys):
     assert "No base, sft, ppo or dpo checkpoint" in capsys.readouterr().err
 
 
-def test_pipeline_tiny_end_to_end(tiny_base_dir, tmp_path, capsys):
+def test_pipeline_tiny_end_to_end(tiny_base_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("RLHF_THREADS", raising=False)
     out = tmp_path / "run"
+    before = torch.get_num_threads()
     assert main(["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]) == 0
+    assert torch.get_num_threads() == before  # the pipeline's own thread count does not leak
     summary = last_json(capsys)
     assert {"sft", "ppo", "dpo", "reward"} <= set(summary)
     metrics = json.loads((out / "metrics.json").read_text())

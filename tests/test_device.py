@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlhf_core.device import autocast, default_threads, pick_device, set_threads
+from rlhf_core.device import autocast, default_threads, pick_device, pipeline_threads, set_threads
 
 
 def test_one_thread_on_two_cores(monkeypatch):
@@ -38,3 +38,12 @@ def test_pick_device():
 def test_autocast_is_noop_on_cpu():
     with autocast(torch.device("cpu")):
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_pipeline_uses_the_cores_unless_told(monkeypatch):
+    """The pipeline is a batch job: every core up to 4 (the app's jobs keep one thread on 2 cores)."""
+    monkeypatch.delenv("RLHF_THREADS", raising=False)
+    assert pipeline_threads(2) == 2 and pipeline_threads(1) == 1 and pipeline_threads(16) == 4
+    assert default_threads(2) == 1
+    monkeypatch.setenv("RLHF_THREADS", "1")
+    assert pipeline_threads(2) == 1
