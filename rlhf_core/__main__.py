@@ -104,12 +104,14 @@ def cmd_eval(args) -> int:
     config_path = Path(args.model) / "config.json"
     if not config_path.exists():
         raise FileNotFoundError(f"No model checkpoint in {args.model} (config.json is missing).")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}.")
     if "ForSequenceClassification" in " ".join(json.loads(config_path.read_text()).get("architectures", [])):
+        if args.seeds > 1:
+            raise ValueError("--seeds is for policy models: a reward model's pair accuracy samples nothing.")
         return _eval_reward_model(args, device)
     world = World(seed=args.world_seed)
     model, tok = load(args.model, device=str(device))
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be at least 1, got {args.seeds}.")
     if args.seeds > 1:
         return _eval_over_seeds(args, model, tok, world, device)
     metrics, samples = evaluate(model, tok, world, seed=args.seed)

@@ -102,10 +102,13 @@ def test_pipeline_tiny_end_to_end(tiny_base_dir, tmp_path, capsys, monkeypatch):
     assert (out / "reward" / "preference_pairs.jsonl").exists()
     assert main(["eval", "--model", str(out / "reward"), "--json"]) == 0
     assert "pair_accuracy" in last_json(capsys)
+    assert main(["eval", "--model", str(out / "reward"), "--seeds", "3"]) == 2
+    assert "--seeds is for policy models" in capsys.readouterr().err
 
 
 def test_dpo_alongside_ppo_gives_the_same_results_as_after_it(tiny_base_dir, tmp_path):
-    """DPO in a second thread (the default on 2+ cores) changes the wall time, not the results:
+    """DPO in a second thread (run_pipeline's default when both stages' torch threads fit on the
+    cores) changes the wall time, not the results:
     the same weights, bit for bit, and the same held-out metrics as running it after PPO."""
     import shutil
 
