@@ -14,7 +14,6 @@ import json
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rlhf_core import training  # noqa: E402
-from rlhf_core.bench import Models, find_checkpoints, fits, world_pairs  # noqa: E402
+from rlhf_core.bench import Models, find_checkpoints, fits, time_steps, world_pairs  # noqa: E402
 from rlhf_core.device import autocast, pick_device  # noqa: E402
 from rlhf_core.dpo import DPOConfig, DPOTrainer  # noqa: E402
 from rlhf_core.ppo import PPOConfig, PPOTrainer  # noqa: E402
@@ -31,23 +30,11 @@ from rlhf_core.sft import SFTConfig, SFTTrainer  # noqa: E402
 from rlhf_core.world import World  # noqa: E402
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def median_step(trainer, device, steps: int, warmup: int, bf16: bool) -> float:
-    """Median seconds of ``steps`` calls of ``trainer.step()`` after ``warmup`` untimed ones."""
-    times = []
-    for i in range(warmup + steps):
-        sync(device)
-        start = time.perf_counter()
-        with autocast(device) if bf16 else torch.autocast(device.type, enabled=False):
-            trainer.step()
-        sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median seconds of ``steps`` calls of ``trainer.step()`` after ``warmup`` untimed ones,
+    every call inside bf16 autocast or with autocast off."""
+    with autocast(device) if bf16 else torch.autocast(device.type, enabled=False):
+        return statistics.median(time_steps(trainer, steps, warmup, device))
 
 
 def main() -> None:
