@@ -144,27 +144,13 @@ def _eval_over_seeds(args, model, tok, world, device) -> int:
     return 0
 
 
-SCOREBOARD_FILE = "scoreboard.json"
-
-
 def cmd_scoreboard(args) -> int:
-    from .evaluate import scoreboard
-    from .models import load
+    from .evaluate import SCOREBOARD_FILE, write_scoreboard
     from .world import World
 
     device = _setup(args)
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be at least 1, got {args.seeds}.")
     folder = Path(args.models)
-    models = {
-        stage: load(folder / stage, device=str(device))
-        for stage in ("base", "sft", "ppo", "dpo")
-        if (folder / stage / "config.json").exists()
-    }
-    if not models:
-        raise FileNotFoundError(f"No base, sft, ppo or dpo checkpoint in {folder}.")
-    result = scoreboard(models, World(seed=0), list(range(args.seed, args.seed + args.seeds)))
-    (folder / SCOREBOARD_FILE).write_text(json.dumps(result, indent=1))
+    result = write_scoreboard(folder, World(seed=0), list(range(args.seed, args.seed + args.seeds)), str(device))
     if args.json:
         print(json.dumps(result))
     else:

@@ -8,9 +8,11 @@ Metric names and meanings are in ``docs/metrics.md``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -193,36 +195,11 @@ def _over_seeds(per_seed: list[dict]) -> dict:
     }
 
 
-def evaluate_over_seeds(model, tokenizer, world, seeds: list[int], against=None, against_tokenizer=None) -> dict:
-    """The held-out evaluation repeated with several sampling seeds (same prompts, same judge).
-
-    One sample per prompt and seed, so a headline rate over 20 prompts moves in steps of 0.05
-    and one evaluation's per-intent scores are noisy. Averaging seeds shows how much of a difference
-    between two models is the weights rather than the dice. Returns ``{"seeds", "metrics":
-    {name: {"mean", "se"}}, "gold_by_intent": {intent: {"mean", "se"}}, "per_seed": [...]}``;
-    ``win_rate`` (``model`` over ``against``, both sampled with the same seed) is added when
-    ``against`` is given.
-    """
+def _rows_over_seeds(models: dict, world, seeds: list[int], reference: str | None) -> dict[str, list[dict]]:
+    """Per-seed metric rows of every model (name -> ``(model, tokenizer)``), each sampled once
+    per seed; every model but ``reference`` gets its ``win_rate`` over it (same seed)."""
     if not seeds:
-        raise ValueError("evaluate_over_seeds needs at least one seed.")
-    per_seed = []
-    for seed in seeds:
-        metrics, samples = evaluate(model, tokenizer, world, seed=seed)
-        row = _seed_row(metrics)
-        if against is not None:
-            _, other = evaluate(against, against_tokenizer or tokenizer, world, seed=seed)
-            row["win_rate"] = win_rate(samples, other)
-        per_seed.append({"seed": seed, **row})
-    return {"seeds": list(seeds), **_over_seeds(per_seed), "per_seed": per_seed}
-
-
-def scoreboard(models: dict, world, seeds: list[int], reference: str = "sft") -> dict:
-    """Every model of ``models`` (name -> ``(model, tokenizer)``) over the same sampling seeds:
-    ``{"seeds", "stages": {name: {"metrics", "gold_by_intent"}}}`` as in
-    :func:`evaluate_over_seeds`, with each model's ``win_rate`` over ``reference`` (same seed).
-    Each model is sampled once per seed, so this costs one evaluation per model and seed."""
-    if not seeds:
-        raise ValueError("scoreboard needs at least one seed.")
+        raise ValueError("an evaluation over seeds needs at least one seed.")
     rows: dict[str, list[dict]] = {name: [] for name in models}
     for seed in seeds:
         samples_of = {}
@@ -233,12 +210,59 @@ def scoreboard(models: dict, world, seeds: list[int], reference: str = "sft") ->
             for name in models:
                 if name != reference:
                     rows[name][-1]["win_rate"] = win_rate(samples_of[name], samples_of[reference])
+    return rows
+
+
+def evaluate_over_seeds(model, tokenizer, world, seeds: list[int], against=None, against_tokenizer=None) -> dict:
+    """The held-out evaluation repeated with several sampling seeds (same prompts, same judge).
+
+    One sample per prompt and seed, so a headline rate over 20 prompts moves in steps of 0.05
+    and one evaluation's per-intent scores are noisy. Averaging seeds shows how much of a difference
+    between two models is the weights rather than the dice. Returns ``{"seeds", "metrics":
+    {name: {"mean", "se"}}, "gold_by_intent": {intent: {"mean", "se"}}, "per_seed": [...]}``;
+    ``win_rate`` (``model`` over ``against``, both sampled with the same seed) is added when
+    ``against`` is given.
+    """
+    models = {"model": (model, tokenizer)}
+    if against is not None:
+        models["against"] = (against, against_tokenizer or tokenizer)
+    per_seed = _rows_over_seeds(models, world, seeds, "against")["model"]
+    return {"seeds": list(seeds), **_over_seeds(per_seed), "per_seed": per_seed}
+
+
+SCOREBOARD_FILE = "scoreboard.json"  # next to the checkpoints; the comparison page reads it
+
+
+def scoreboard(models: dict, world, seeds: list[int], reference: str = "sft") -> dict:
+    """Every model of ``models`` (name -> ``(model, tokenizer)``) over the same sampling seeds:
+    ``{"seeds", "stages": {name: {"metrics", "gold_by_intent"}}}`` as in
+    :func:`evaluate_over_seeds`, with each model's ``win_rate`` over ``reference`` (same seed).
+    Each model is sampled once per seed, so this costs one evaluation per model and seed."""
+    rows = _rows_over_seeds(models, world, seeds, reference)
     return {
         "seeds": list(seeds),
         "reference": reference,
         "n_prompts": len(world.eval_prompts()),
         "stages": {name: _over_seeds(r) for name, r in rows.items()},
     }
+
+
+def write_scoreboard(folder, world, seeds: list[int], device: str = "cpu") -> dict:
+    """:func:`scoreboard` of the base/sft/ppo/dpo checkpoints found in ``folder``, written to
+    ``folder/scoreboard.json``; returns it."""
+    from .models import load
+
+    folder = Path(folder)
+    models = {
+        stage: load(folder / stage, device=device)
+        for stage in ("base", "sft", "ppo", "dpo")
+        if (folder / stage / "config.json").exists()
+    }
+    if not models:
+        raise FileNotFoundError(f"No base, sft, ppo or dpo checkpoint in {folder}.")
+    result = scoreboard(models, world, seeds)
+    (folder / SCOREBOARD_FILE).write_text(json.dumps(result, indent=1))
+    return result
 
 
 def format_seed_table(result: dict) -> str:

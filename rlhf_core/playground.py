@@ -953,9 +953,7 @@ def build_tiny_models(out: str | Path, seed: int = 0) -> Path:
         more_pairs = {"reward": {"n_prompts": 60, "samples_per_prompt": 3, "n_eval_prompts": 30}}
         run_pipeline(out, base=out / "base", seed=seed, preset="tiny", overrides=more_pairs, evaluate_stages=False)
     if not (out / "scoreboard.json").exists():
-        from .evaluate import scoreboard
-        from .models import load
+        from .evaluate import write_scoreboard
 
-        models = {stage: load(out / stage) for stage in ("base", "sft", "ppo", "dpo")}
-        (out / "scoreboard.json").write_text(json.dumps(scoreboard(models, world(), [seed, seed + 1])))
+        write_scoreboard(out, world(), [seed, seed + 1])
     return out
