@@ -20,8 +20,10 @@ TRL's is the time between two ``on_step_end`` callbacks of its training loop (da
 forward, backward, clipping, optimiser and scheduler steps, logging). The first ``warmup`` steps
 of every round are dropped on both sides.
 
-Tokens per second: for SFT, the reward model and DPO, the real (non-padding) tokens the trained
-model reads in its training forward passes; for PPO, the response tokens sampled per second
+Tokens per second: for SFT, the real (non-padding) tokens the trained model reads in its training
+forward passes; for the reward model and DPO, the real tokens of the pairs' conversations, each
+row counted with its prompt as a plain forward reads them (their steps run each prompt once:
+``packed.py``); for PPO, the response tokens sampled per second
 (rollout batch x mean response length / seconds per iteration).
 
 Written by hand rather than with ``pytest-benchmark`` or ``torch.utils.benchmark`` because the
@@ -262,15 +264,19 @@ class Models:
 
 
 def _timed_stage(trainer, counted_module, settings: BenchSettings, device, setup: float, lesson_steps: int) -> dict:
-    """Warm up, then time ``settings.steps`` steps while counting the tokens ``counted_module`` reads."""
+    """Warm up, then time ``settings.steps`` steps while counting the tokens ``counted_module`` reads
+    (``None``: the trainer's own ``tokens_seen`` count)."""
     for _ in range(settings.warmup):
         trainer.step()
-    counter = TokenCounter(counted_module)
+    counter = TokenCounter(counted_module) if counted_module is not None else None
+    seen = getattr(trainer, "tokens_seen", 0)
     try:
         seconds = time_steps(trainer, settings.steps, 0, device)
     finally:
-        counter.close()
-    return _stage_result(seconds, counter.count, setup, lesson_steps)
+        if counter is not None:
+            counter.close()
+    tokens = counter.count if counter is not None else trainer.tokens_seen - seen
+    return _stage_result(seconds, tokens, setup, lesson_steps)
 
 
 def bench_stages(models: Models, world, pairs, eval_pairs, settings: BenchSettings) -> dict:
@@ -300,7 +306,9 @@ def bench_stages(models: Models, world, pairs, eval_pairs, settings: BenchSettin
     start = time.perf_counter()
     trainer = RewardTrainer(cfg, reward_model_from_policy(models.trainable(models.sft)), tok, pairs)
     setup = time.perf_counter() - start
-    stages["reward"] = _timed_stage(trainer, trainer.model.transformer, settings, device, setup, cfg.steps)
+    # Tokens: the pairs' conversations as a plain forward reads them (the step itself runs each
+    # prompt once: reward.pair_scores), so tokens/s stays comparable with TRL's and older runs.
+    stages["reward"] = _timed_stage(trainer, None, settings, device, setup, cfg.steps)
     start = time.perf_counter()
     pair_accuracy(trainer.model, tok, eval_pairs)
     eval_seconds = time.perf_counter() - start
@@ -331,7 +339,7 @@ def bench_stages(models: Models, world, pairs, eval_pairs, settings: BenchSettin
     start = time.perf_counter()
     trainer = DPOTrainer(cfg, models.trainable(models.sft), models.sft, tok, pairs)
     setup = time.perf_counter() - start
-    stages["dpo"] = _timed_stage(trainer, trainer.model, settings, device, setup, cfg.steps)
+    stages["dpo"] = _timed_stage(trainer, None, settings, device, setup, cfg.steps)  # tokens: as the reward model's
     stages["dpo"]["batch_size"] = cfg.batch_size
     return stages
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import dpo_loss, sequence_logprobs
-from .training import StepTrainer, length_buckets, restore_order, tokenize_conversations
+from .losses import dpo_loss
+from .packed import pair_logprobs
+from .training import StepTrainer, tokenize_conversations
 
 
 @dataclass
@@ -80,6 +81,9 @@ class DPOTrainer(StepTrainer):
         self.rng = random.Random(config.seed)
         self.optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0, fused=True)
         self.order: list[int] = []
+        self.tokens_seen = 0
+        """Real tokens of the conversations the policy has scored (each row with its prompt, as
+        the plain forward would read them; the benchmark's tokens/s)."""
         policy.requires_grad_(True)  # it may be a copy of a frozen model
         # 1. reference log-probs of every chosen and rejected response, once: (N,) each
         reference.eval()
@@ -94,21 +98,18 @@ class DPOTrainer(StepTrainer):
     def _logps(self, model, batch):
         """Summed response log-probs of chosen and rejected: (b,), (b,), and the chosen NLL.
 
-        Rows run in length buckets (each trimmed to its longest row) to skip padding.
+        Each pair's prompt runs once and padding is skipped (``packed.pair_logprobs``; the same
+        numbers as the plain forward).
         """
         prompts = [p.prompt for p in batch] * 2
         responses = [p.chosen for p in batch] + [p.rejected for p in batch]
         ids, mask, labels = tokenize_conversations(self.tokenizer, prompts, responses, max_len=self.config.max_len)
-        ids, mask, labels = ids.to(self.device), mask.to(self.device), labels.to(self.device)
-        parts = []
-        for rows, width in length_buckets(mask):
-            logits = model(input_ids=ids[rows, :width], attention_mask=mask[rows, :width]).logits[:, :-1]
-            targets = labels[rows, 1:width]  # (r, w-1): logits[:, t] predicts ids[:, t+1]
-            parts.append((rows, sequence_logprobs(logits, targets, (targets != -100).long())))
-        logps = restore_order(parts)  # (2b,)
-        chosen, rejected = logps.chunk(2)
-        n_tokens = (labels[:, 1:] != -100).sum(1).clamp(min=1).float().chunk(2)[0]  # (b,)
-        return chosen, rejected, -(chosen / n_tokens).mean()
+        prompt_len = (labels[: len(batch)] == -100).long().cumprod(1).sum(1)  # (b,) leading -100s: the prompt
+        if model is self.model:
+            self.tokens_seen += int(mask.sum())
+        logps, n_tokens = pair_logprobs(model, ids.to(self.device), mask.to(self.device), prompt_len.to(self.device))
+        chosen, rejected = logps.chunk(2)  # (b,) each
+        return chosen, rejected, -(chosen / n_tokens[: len(batch)].clamp(min=1)).mean()
 
     def _step(self) -> dict[str, float]:
         c = self.config
