@@ -166,6 +166,19 @@ else:
             st.markdown("**Held-out accuracy per intent**")
             st.dataframe([{"intent": k, "pair accuracy": f"{v:.0%}"} for k, v in by_intent.items()], hide_index=True)
 
+    mistakes = info.get("mistakes") if reward.source == "yours" else playground.shipped_reward_mistakes()
+    with st.expander("Where it goes wrong: held-out pairs it ranks the wrong way", icon=":material/search:"):
+        if mistakes:
+            st.caption(
+                "The held-out pairs with the clearest winner by the gold judge that this reward model "
+                "scores the other way round, clearest first. Look for answers that suit the kind of "
+                "request but not the request itself: checking that an answer is about the thing asked "
+                "is hard for a model this small, and PPO exploits whatever the reward model misses."
+            )
+            st.dataframe(mistakes, hide_index=True, key="rm-mistakes")
+        else:
+            st.caption("None recorded: it ranks every held-out pair the gold judge's way, or none were kept.")
+
     # --------------------------------------------------------------------------------------
     st.subheader("Score any answer")
     st.caption("Type a prompt and an answer. The reward model scores it; the gold judge shows its checklist.")

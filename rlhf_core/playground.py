@@ -779,6 +779,40 @@ def shipped_pairs(heldout: bool = False) -> list:
     return load_pairs(path)
 
 
+def reward_mistakes(pairs: list, chosen_scores: list[float], rejected_scores: list[float], k: int = 5) -> list[dict]:
+    """The ``k`` held-out pairs with the clearest gold winner that the reward model ranks the wrong
+    way (its score for the better answer at or below the worse one's), clearest first.
+
+    ``pairs`` are ``PreferencePair``s in the order of the two score lists (``pair_accuracy``'s)."""
+    if not (len(pairs) == len(chosen_scores) == len(rejected_scores)):
+        return []
+    wrong = [
+        (p.chosen_score - p.rejected_score, p, c, r)
+        for p, c, r in zip(pairs, chosen_scores, rejected_scores, strict=True)
+        if c <= r
+    ]
+    wrong.sort(key=lambda t: -t[0])
+    return [
+        {
+            "prompt": p.prompt,
+            "better answer (gold)": p.chosen,
+            "its score": round(float(c), 2),
+            "worse answer (gold)": p.rejected,
+            "score": round(float(r), 2),
+            "gold margin": round(float(margin), 3),
+        }
+        for margin, p, c, r in wrong[:k]
+    ]
+
+
+def shipped_reward_mistakes(k: int = 5) -> list[dict]:
+    """:func:`reward_mistakes` of the shipped reward model on its saved held-out pairs (or [])."""
+    info = shipped_metrics().get("reward", {})
+    return reward_mistakes(
+        shipped_pairs(heldout=True), info.get("chosen_scores") or [], info.get("rejected_scores") or [], k
+    )
+
+
 _pairs_cache: dict[tuple, list] = {}
 _pairs_lock = threading.Lock()
 
@@ -873,6 +907,7 @@ def start_reward(sft: LoadedModel, ratings: list[dict] | None = None, **override
             by_intent=acc.get("by_intent", {}),
             chosen_scores=[float(x) for x in acc.get("chosen_scores", [])],
             rejected_scores=[float(x) for x in acc.get("rejected_scores", [])],
+            mistakes=reward_mistakes(trainer.eval_pairs, acc.get("chosen_scores", []), acc.get("rejected_scores", [])),
             student_pair_accuracy=student_acc,
             **calib,
         )

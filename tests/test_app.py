@@ -155,6 +155,22 @@ def test_compare_page_shows_the_scoreboard_with_error_bars(app, tiny_models):
     assert "sampling seeds" in texts(app)
 
 
+def test_reward_page_lists_the_held_out_pairs_it_ranks_wrong(app, monkeypatch):
+    goto(app, "reward")
+    expected = playground.shipped_reward_mistakes()
+    tables = [d.value for d in app.dataframe if "gold margin" in d.value.columns]
+    if expected:
+        assert len(tables) == 1 and list(tables[0]["prompt"]) == [m["prompt"] for m in expected]
+    else:
+        assert not tables and "None recorded" in texts(app)
+    # Whichever way the tiny model came out, the other branch renders too.
+    fake = [] if expected else [{"prompt": "Tell me a joke.", "better answer (gold)": "a joke", "gold margin": 0.5}]
+    monkeypatch.setattr(playground, "shipped_reward_mistakes", lambda k=5: fake)
+    app.run()
+    tables = [d.value for d in app.dataframe if "gold margin" in d.value.columns]
+    assert bool(tables) == bool(fake) and not app.exception
+
+
 def test_pages_without_models_say_how_to_build_them(monkeypatch, tmp_path):
     monkeypatch.setenv(playground.MODELS_DIR_ENV, str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()

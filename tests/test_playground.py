@@ -209,6 +209,8 @@ def test_live_training_entry_points_on_tiny_models(shipped):
     reward = run_job(job)
     assert reward.info["pair_counts"]["student"] == 1 and reward.info["student_weight"] == 4.0
     assert reward.info["student_pair_accuracy"] in (0.0, 1.0)
+    wrong = sum(c <= r for c, r in zip(reward.info["chosen_scores"], reward.info["rejected_scores"], strict=True))
+    assert len(reward.info["mistakes"]) == min(5, wrong)
     assert all("loss/reward" in m for m in job.history)
 
     ppo_job = playground.start_ppo(shipped["sft"], reward, steps=2, kl_coef=0.0)
@@ -222,6 +224,32 @@ def test_live_training_entry_points_on_tiny_models(shipped):
     )
     # None of this touched the shared shipped SFT model.
     assert all((sft_params[k] == v).all() for k, v in shipped["sft"].model.state_dict().items())
+
+
+def test_reward_mistakes_are_the_misranked_pairs_with_the_clearest_winner():
+    from rlhf_core.reward import PreferencePair
+
+    def pair(n: int, gold_margin: float) -> PreferencePair:
+        return PreferencePair(f"prompt {n}", f"good {n}", f"bad {n}", "list", 0.5 + gold_margin, 0.5)
+
+    pairs = [pair(0, 0.1), pair(1, 0.8), pair(2, 0.4), pair(3, 0.9), pair(4, 0.3)]
+    chosen = [0.0, -1.0, 0.2, 2.0, 0.5]
+    rejected = [0.5, 1.0, 0.2, 1.0, 0.6]  # pairs 0, 1, 2 (a tie) and 4 are ranked the wrong way
+    rows = playground.reward_mistakes(pairs, chosen, rejected, k=3)
+    assert [r["prompt"] for r in rows] == ["prompt 1", "prompt 2", "prompt 4"]
+    assert rows[0]["better answer (gold)"] == "good 1" and rows[0]["its score"] == -1.0 and rows[0]["score"] == 1.0
+    assert rows[0]["gold margin"] == 0.8
+    assert playground.reward_mistakes(pairs, chosen[:4], rejected) == []  # scores of other pairs
+
+
+def test_shipped_reward_mistakes_come_from_its_saved_held_out_pairs(shipped):
+    info = playground.shipped_metrics()["reward"]
+    pairs = playground.shipped_pairs(heldout=True)
+    expected = playground.reward_mistakes(pairs, info["chosen_scores"], info["rejected_scores"])
+    assert playground.shipped_reward_mistakes() == expected
+    assert len(expected) == min(
+        5, sum(c <= r for c, r in zip(info["chosen_scores"], info["rejected_scores"], strict=True))
+    )
 
 
 def test_a_stop_keeps_what_was_trained(shipped):
