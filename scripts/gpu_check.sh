@@ -31,8 +31,8 @@ PY
 [ $? = 0 ] || exit 1
 
 # The CUDA tests (skipped without a GPU): recorded logits, greedy answers, a tiny pipeline.
-python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py >"$out/pytest_cuda.log" 2>&1
-echo "tests/test_cuda.py: $(tail -1 "$out/pytest_cuda.log")"
+python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_packed.py >"$out/pytest_cuda.log" 2>&1
+echo "tests/test_cuda.py + test_packed.py: $(tail -1 "$out/pytest_cuda.log")"
 
 start=$(date +%s)
 timeout "${PIPELINE_TIMEOUT:-300}" python3 -m rlhf_core pipeline --out "$models" --preset "$preset" --device "$device" \

@@ -54,18 +54,26 @@ def values_and_grads(model, out: torch.Tensor):
     return out.detach(), torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
 
-def test_pair_scores_match_the_plain_forward(pair_batch):
-    tok, ids, mask, _, prompt_len = pair_batch
-    model = reward_model_from_policy(sharp_model(tok)).train()
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_pair_scores_match_the_plain_forward(pair_batch, device):
+    tok, ids, mask, _, prompt_len = (t.to(device) if torch.is_tensor(t) else t for t in pair_batch)
+    model = reward_model_from_policy(sharp_model(tok)).to(device).train()
     plain, plain_grad = values_and_grads(model, last_token_scores(model, ids, mask))
     fast, fast_grad = values_and_grads(model, pair_scores(model, ids, mask, prompt_len))
     assert torch.allclose(fast, plain, atol=1e-5, rtol=1e-5)
     assert (fast_grad - plain_grad).norm() <= 1e-5 * plain_grad.norm()
 
 
-def test_pair_logprobs_match_the_plain_forward(pair_batch):
-    tok, ids, mask, labels, prompt_len = pair_batch
-    model = sharp_model(tok)
+@pytest.mark.parametrize("device", DEVICES)
+def test_pair_logprobs_match_the_plain_forward(pair_batch, device):
+    tok, ids, mask, labels, prompt_len = (t.to(device) if torch.is_tensor(t) else t for t in pair_batch)
+    model = sharp_model(tok).to(device)
     targets = labels[:, 1:]  # logits[:, t] predicts ids[:, t+1]; prompt and padding are -100
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
     plain, plain_grad = values_and_grads(model, sequence_logprobs(logits, targets, (targets != -100).long()))
