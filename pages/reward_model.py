@@ -8,7 +8,7 @@ import streamlit as st
 from rlhf_core import playground
 from ui import lesson, state
 from ui.charts import histogram
-from ui.text import show_notes
+from ui.text import md_escape, show_notes
 from ui.training import training_panel
 from ui.widgets import checklist, model_badge, needs, not_built
 
@@ -175,7 +175,15 @@ else:
                 "request but not the request itself: checking that an answer is about the thing asked "
                 "is hard for a model this small, and PPO exploits whatever the reward model misses."
             )
-            st.dataframe(mistakes, hide_index=True, key="rm-mistakes")
+            for m in mistakes:
+                st.markdown(f"**{md_escape(m['prompt'])}** · gold margin {m['gold margin']:.2f}")
+                better, worse = st.columns(2)
+                better.caption(f"Better by the gold judge · reward-model score **{m['its score']:+.2f}**")
+                better.text(m["better answer (gold)"])
+                worse.caption(f"Worse by the gold judge · reward-model score **{m['score']:+.2f}**")
+                worse.text(m["worse answer (gold)"])
+                if m.get("why worse"):
+                    worse.caption(f"Gold judge: {md_escape(m['why worse'])}")
         else:
             st.caption("None recorded: it ranks every held-out pair the gold judge's way, or none were kept.")
 

@@ -800,9 +800,16 @@ def reward_mistakes(pairs: list, chosen_scores: list[float], rejected_scores: li
             "worse answer (gold)": p.rejected,
             "score": round(float(r), 2),
             "gold margin": round(float(margin), 3),
+            "why worse": _failed_reasons(p.prompt, p.rejected),
         }
         for margin, p, c, r in wrong[:k]
     ]
+
+
+def _failed_reasons(prompt_text: str, response: str) -> str:
+    """The gold judge's reasons for the criteria ``response`` fails, in one line."""
+    verdict = judge(prompt_text, response)
+    return " ".join(dict.fromkeys(verdict.reasons[n] for n, ok in verdict.checks.items() if not ok))
 
 
 def shipped_reward_mistakes(k: int = 5) -> list[dict]:

@@ -156,19 +156,36 @@ def test_compare_page_shows_the_scoreboard_with_error_bars(app, tiny_models):
 
 
 def test_reward_page_lists_the_held_out_pairs_it_ranks_wrong(app, monkeypatch):
+    def shown(mistakes) -> bool:
+        page = texts(app)
+        return all(m["prompt"] in page and m["better answer (gold)"] in page for m in mistakes)
+
     goto(app, "reward")
     expected = playground.shipped_reward_mistakes()
-    tables = [d.value for d in app.dataframe if "gold margin" in d.value.columns]
     if expected:
-        assert len(tables) == 1 and list(tables[0]["prompt"]) == [m["prompt"] for m in expected]
+        assert shown(expected)
     else:
-        assert not tables and "None recorded" in texts(app)
+        assert "None recorded" in texts(app)
     # Whichever way the tiny model came out, the other branch renders too.
-    fake = [] if expected else [{"prompt": "Tell me a joke.", "better answer (gold)": "a joke", "gold margin": 0.5}]
-    monkeypatch.setattr(playground, "shipped_reward_mistakes", lambda k=5: fake)
+    fake = [
+        {
+            "prompt": "Tell me *a* joke.",
+            "better answer (gold)": "Why did the <b>chicken</b> cross?",
+            "its score": -0.5,
+            "worse answer (gold)": "No.",
+            "score": 0.7,
+            "gold margin": 0.5,
+            "why worse": "Too *short*.",
+        }
+    ]
+    monkeypatch.setattr(playground, "shipped_reward_mistakes", lambda k=5: [] if expected else fake)
     app.run()
-    tables = [d.value for d in app.dataframe if "gold margin" in d.value.columns]
-    assert bool(tables) == bool(fake) and not app.exception
+    assert not app.exception
+    if expected:
+        assert "None recorded" in texts(app)
+    else:
+        assert shown(fake) and "reward-model score **+0.70**" in texts(app) and "Gold judge: Too *short*." in texts(app)
+        assert not app.get("html")  # model text stays text
 
 
 def test_pages_without_models_say_how_to_build_them(monkeypatch, tmp_path):

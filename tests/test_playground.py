@@ -239,6 +239,7 @@ def test_reward_mistakes_are_the_misranked_pairs_with_the_clearest_winner():
     assert [r["prompt"] for r in rows] == ["prompt 1", "prompt 2", "prompt 4"]
     assert rows[0]["better answer (gold)"] == "good 1" and rows[0]["its score"] == -1.0 and rows[0]["score"] == 1.0
     assert rows[0]["gold margin"] == 0.8
+    assert rows[0]["why worse"] == playground._failed_reasons("prompt 1", "bad 1") != ""
     assert playground.reward_mistakes(pairs, chosen[:4], rejected) == []  # scores of other pairs
 
 
