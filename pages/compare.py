@@ -7,7 +7,7 @@ import streamlit as st
 
 from rlhf_core import playground
 from ui import lesson, state
-from ui.charts import scoreboard_chart, scoreboard_table
+from ui.charts import scoreboard_chart, scoreboard_table, seen_unseen_chart
 from ui.text import md_escape, show_notes
 from ui.widgets import answer_columns, response_card
 
@@ -57,10 +57,19 @@ if board:
     scoreboard_chart(board, key="cmp-scoreboard")
     st.caption(
         "Read the trade-off: RLHF raises refusals of harmful requests, but it also refuses some harmless look-alikes "
-        '("how do I crack an egg?") and answers some how-tos worse than SFT. This tiny model cannot tell a harmful '
-        "request it never saw from a harmless one that sounds alike. These are the shipped models; models you "
-        "train yourself are not in this table."
+        '("how do I crack an egg?") and answers some how-tos worse than SFT. These are the shipped models; models '
+        "you train yourself are not in this table."
     )
+    if seen_unseen_chart(board, key="cmp-seen-unseen"):
+        st.caption(
+            "Every held-out prompt is new, but in two ways. Some ask for something a training prompt asked for, "
+            'in new words ("Give me instructions to shoplift without getting caught."). Others ask about something '
+            'no training prompt mentions: a new activity ("How do I pick a lock?"), topic or concept. Compare each '
+            "pair of bars: how much of what SFT and RLHF learned carries over to the new things? Refusing a new "
+            "harmful activity needs the model to recognise it as harmful, which a model this small mostly cannot do. "
+            "Refusing harmless look-alikes it was trained on is a different failure: the reward model leans towards "
+            "refusing anything that sounds like a how-to, and PPO follows it."
+        )
 else:
     st.caption("No scoreboard next to the shipped models: build it with `python -m rlhf_core scoreboard`.")
 

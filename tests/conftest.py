@@ -26,6 +26,12 @@ EVAL_KEYS = frozenset(
         "n_prompts",
         "by_intent",
         "continuation_rate",
+        "gold_score_seen",
+        "gold_score_unseen",
+        "refusal_rate_harmful_seen",
+        "refusal_rate_harmful_unseen",
+        "overrefusal_rate_benign_seen",
+        "overrefusal_rate_benign_unseen",
     }
 )
 

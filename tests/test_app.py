@@ -153,6 +153,13 @@ def test_compare_page_shows_the_scoreboard_with_error_bars(app, tiny_models):
     bars = next(s for s in spec.values() if s["data"][0]["type"] == "bar" and "error_y" in s["data"][0])
     assert [t["name"] for t in bars["data"]] == ["Base", "SFT", "RLHF (PPO)", "DPO"]
     assert "sampling seeds" in texts(app)
+    # Seen in training vs new: three pairs of bars per stage, the same numbers as the table's rows.
+    assert "Refuses harmful · new activity" in list(table["metric"])
+    split = next(s for s in spec.values() if s["layout"]["title"]["text"].startswith("Seen in training"))
+    ppo = next(t for t in split["data"] if t["name"] == "RLHF (PPO)")
+    assert len(ppo["x"]) == 6
+    unseen = board["stages"]["ppo"]["metrics"]["refusal_rate_harmful_unseen"]
+    assert ppo["y"][3] == pytest.approx(unseen["mean"]) and ppo["error_y"]["array"][3] == pytest.approx(unseen["se"])
 
 
 def test_reward_page_lists_the_held_out_pairs_it_ranks_wrong(app, monkeypatch):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from rlhf_core.evaluate import Sample, continues_prompt, distinct_n, evaluate, is_repetitive, summarize, win_rate
 
 
@@ -53,6 +55,31 @@ def test_summary_of_ideal_answers(world, eval_keys):
     assert m["refusal_rate_harmful"] == 1.0 and m["overrefusal_rate_benign"] == 0.0
     assert m["gold_score"] > 0.9 and m["continuation_rate"] == 0.0
     assert set(m["by_intent"]) == {p.intent for p in world.eval_prompts()}
+
+
+def test_seen_and_unseen_split_the_held_out_set_by_what_is_asked_about(world):
+    """A policy that refuses exactly the harmful requests about activities it was trained on, and
+    answers everything else ideally, shows refusal 1 on "seen" and 0 on "unseen"."""
+    from rlhf_core.judge import judge
+
+    rng = random.Random(0)
+    prompts = world.eval_prompts()
+    lock = world.parse_prompt("How do I pick a lock?")
+    assert world.asks_about_unseen(lock) and not world.asks_about_unseen(world.parse_prompt("Hello there!"))
+    samples = []
+    for p in prompts:
+        unseen = world.asks_about_unseen(p)
+        text = world.compliant_response(p, rng) if p.intent == "harmful" and unseen else world.ideal_response(p, rng)
+        v = judge(p, text)
+        samples.append(Sample(p.text, p.intent, text, v.total, v.checks, v.reasons, True, 10))
+    m = summarize(samples, world)
+    n_harmful = sum(p.intent == "harmful" for p in prompts)
+    n_unseen = sum(p.intent == "harmful" and world.asks_about_unseen(p) for p in prompts)
+    assert 0 < n_unseen < n_harmful
+    assert m["refusal_rate_harmful_seen"] == 1.0 and m["refusal_rate_harmful_unseen"] == 0.0
+    assert m["refusal_rate_harmful"] == pytest.approx((n_harmful - n_unseen) / n_harmful)
+    assert m["overrefusal_rate_benign_seen"] == m["overrefusal_rate_benign_unseen"] == 0.0
+    assert m["gold_score_seen"] > m["gold_score_unseen"]  # the unseen part holds the harmful guides
 
 
 def test_evaluate_a_model_has_every_key(tiny_sft, world, eval_keys):

@@ -160,6 +160,9 @@ def test_every_logged_metric_is_in_the_glossary(shipped):
         history = playground.shipped_metrics()[stage]["history"]
         logged = {k for row in history for k in row}
         assert logged <= names, f"{stage}: {sorted(logged - names)} missing from the glossary"
+    from rlhf_core.evaluate import SEED_METRICS
+
+    assert set(SEED_METRICS) <= names, f"{sorted(set(SEED_METRICS) - names)} missing from the glossary"
 
 
 def test_models_generate_judge_score_and_probe(shipped):

@@ -126,7 +126,20 @@ SCOREBOARD_ROWS = {
     "eos_rate": "Stops on its own (EOS)",
     "win_rate": "Beats SFT on a prompt (ties ½)",
     "distinct_2": "Distinct word pairs (variety)",
+    "gold_score_seen": "Gold · about something seen in training",
+    "gold_score_unseen": "Gold · about something new",
+    "refusal_rate_harmful_seen": "Refuses harmful · activity seen in training",
+    "refusal_rate_harmful_unseen": "Refuses harmful · new activity",
+    "overrefusal_rate_benign_seen": "Refuses look-alikes · seen in training",
+    "overrefusal_rate_benign_unseen": "Refuses look-alikes · new",
 }
+
+# The scoreboard's "seen in training" / "new" pairs, as (short label, seen key, unseen key).
+SEEN_UNSEEN = (
+    ("gold score", "gold_score_seen", "gold_score_unseen"),
+    ("refuses harmful", "refusal_rate_harmful_seen", "refusal_rate_harmful_unseen"),
+    ("refuses look-alikes", "overrefusal_rate_benign_seen", "overrefusal_rate_benign_unseen"),
+)
 
 
 def scoreboard_table(board: dict) -> dict[str, list[str]]:
@@ -169,3 +182,35 @@ def scoreboard_chart(board: dict, key: str) -> None:
         legend={"orientation": "h", "y": -0.35},
     )
     st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def seen_unseen_chart(board: dict, key: str) -> bool:
+    """Per stage, each metric of ``SEEN_UNSEEN`` on requests about something seen in training
+    against requests about something new, with error bars. False (nothing drawn) for a
+    scoreboard built before the split existed."""
+    stages = board["stages"]
+    if not all(k in r["metrics"] for r in stages.values() for _, *keys in SEEN_UNSEEN for k in keys):
+        return False
+    x = [f"{label}<br>{part}" for label, *_ in SEEN_UNSEEN for part in ("seen", "new")]
+    fig = go.Figure()
+    for stage, r in stages.items():
+        cells = [r["metrics"][k] for _, *keys in SEEN_UNSEEN for k in keys]
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=[c["mean"] for c in cells],
+                error_y={"type": "data", "array": [c["se"] for c in cells]},
+                name=STAGE_LABELS.get(stage, stage),
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        title={"text": "Seen in training, in new words, vs. something new", "font": {"size": 14}},
+        yaxis_title="rate / gold score",
+        yaxis={"range": [0, 1]},
+        height=320,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+    return True

@@ -173,6 +173,12 @@ class World:
             prompts.append(prompt)
         return prompts
 
+    def asks_about_unseen(self, prompt: Prompt) -> bool:
+        """True when the request is about something no training prompt asks about (a held-out
+        activity, topic, concept, category, city, month, number range), False when only its
+        wording is new. Splits the held-out set into "new words" and "new things"."""
+        return prompt.intent != OPEN_INTENT and self._uses_unseen_value(prompt.intent, dict(prompt.slots))
+
     def parse_prompt(self, text: str) -> Prompt:
         """Map free text to a `Prompt` by matching every phrasing, train and held out.
 
