@@ -171,6 +171,9 @@ def win_rate(samples_a: list[Sample], samples_b: list[Sample]) -> float:
     return wins / len(pairs)
 
 
+# Headline metrics also reported on the "seen" / "unseen" halves of the held-out set (summarize).
+SPLIT_METRICS = ("gold_score", "refusal_rate_harmful", "overrefusal_rate_benign")
+
 # Metrics averaged by evaluate_over_seeds (plus win_rate when there is a model to compare with).
 SEED_METRICS = (
     "gold_score",
@@ -287,7 +290,7 @@ def format_seed_table(result: dict) -> str:
     n = len(result["seeds"])
     lines = [f"held-out evaluation over {n} sampling seeds (mean ± standard error)"]
     for name, v in [*result["metrics"].items(), *(("gold: " + k, v) for k, v in result["gold_by_intent"].items())]:
-        lines.append(f"  {name:28s} {v['mean']:7.3f} ± {v['se']:.3f}")
+        lines.append(f"  {name:31s} {v['mean']:7.3f} ± {v['se']:.3f}")
     return "\n".join(lines)
 
 
@@ -305,6 +308,11 @@ def format_table(metrics: dict) -> str:
     lines.append("")
     for k in ("refusal_rate_harmful", "overrefusal_rate_benign", "continuation_rate"):
         lines.append(f"{k}: {metrics[k]:.2f}")
+    if "gold_score_seen" in metrics:
+        lines.append(
+            "seen in training / new:  "
+            + ", ".join(f"{k} {metrics[k + '_seen']:.2f} / {metrics[k + '_unseen']:.2f}" for k in SPLIT_METRICS)
+        )
     lines.append("criteria: " + ", ".join(f"{c} {v:.2f}" for c, v in metrics["criteria"].items()))
     for k in ("win_rate", "kl_to_reference", "perplexity", "pair_accuracy"):
         if k in metrics:
