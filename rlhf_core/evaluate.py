@@ -182,12 +182,7 @@ SEED_METRICS = (
     "overrefusal_rate_benign",
     "distinct_2",
     "mean_length",
-    "gold_score_seen",
-    "gold_score_unseen",
-    "refusal_rate_harmful_seen",
-    "refusal_rate_harmful_unseen",
-    "overrefusal_rate_benign_seen",
-    "overrefusal_rate_benign_unseen",
+    *(f"{k}_{part}" for k in SPLIT_METRICS for part in ("seen", "unseen")),
 )
 
 

@@ -155,46 +155,11 @@ def scoreboard_table(board: dict) -> dict[str, list[str]]:
     return columns
 
 
-def scoreboard_chart(board: dict, key: str) -> None:
-    """Gold score per intent for every stage, with error bars of one standard error."""
+def _bars_with_error(bars: dict[str, tuple[list[str], list[dict]]], key: str, title: str, **layout) -> None:
+    """Grouped bars, one trace per stage: ``bars`` maps a stage to its x labels and its
+    ``{"mean", "se"}`` cells; error bars are one standard error."""
     fig = go.Figure()
-    for stage, r in board["stages"].items():
-        intents = list(r["gold_by_intent"])
-        fig.add_trace(
-            go.Bar(
-                x=[i.replace("_", " ") for i in intents],
-                y=[r["gold_by_intent"][i]["mean"] for i in intents],
-                error_y={"type": "data", "array": [r["gold_by_intent"][i]["se"] for i in intents]},
-                name=STAGE_LABELS.get(stage, stage),
-            )
-        )
-    fig.update_layout(
-        barmode="group",
-        title={
-            "text": f"Gold score per kind of request (mean of {len(board['seeds'])} sampling seeds)",
-            "font": {"size": 14},
-        },
-        xaxis_title="kind of request (held-out prompts)",
-        yaxis_title="gold score",
-        yaxis={"range": [0, 1]},
-        height=340,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.35},
-    )
-    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
-
-
-def seen_unseen_chart(board: dict, key: str) -> bool:
-    """Per stage, each metric of ``SEEN_UNSEEN`` on requests about something seen in training
-    against requests about something new, with error bars. False (nothing drawn) for a
-    scoreboard built before the split existed."""
-    stages = board["stages"]
-    if not all(k in r["metrics"] for r in stages.values() for _, *keys in SEEN_UNSEEN for k in keys):
-        return False
-    x = [f"{label}<br>{part}" for label, *_ in SEEN_UNSEEN for part in ("seen", "new")]
-    fig = go.Figure()
-    for stage, r in stages.items():
-        cells = [r["metrics"][k] for _, *keys in SEEN_UNSEEN for k in keys]
+    for stage, (x, cells) in bars.items():
         fig.add_trace(
             go.Bar(
                 x=x,
@@ -205,12 +170,46 @@ def seen_unseen_chart(board: dict, key: str) -> bool:
         )
     fig.update_layout(
         barmode="group",
-        title={"text": "Seen in training, in new words, vs. something new", "font": {"size": 14}},
-        yaxis_title="rate / gold score",
+        title={"text": title, "font": {"size": 14}},
         yaxis={"range": [0, 1]},
-        height=320,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.3},
+        **layout,
     )
     st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def scoreboard_chart(board: dict, key: str) -> None:
+    """Gold score per intent for every stage, with error bars of one standard error."""
+    bars = {
+        stage: ([i.replace("_", " ") for i in r["gold_by_intent"]], list(r["gold_by_intent"].values()))
+        for stage, r in board["stages"].items()
+    }
+    _bars_with_error(
+        bars,
+        key,
+        f"Gold score per kind of request (mean of {len(board['seeds'])} sampling seeds)",
+        xaxis_title="kind of request (held-out prompts)",
+        yaxis_title="gold score",
+        height=340,
+        legend={"orientation": "h", "y": -0.35},
+    )
+
+
+def seen_unseen_chart(board: dict, key: str) -> bool:
+    """Per stage, each metric of ``SEEN_UNSEEN`` on requests about something seen in training
+    against requests about something new, with error bars. False (nothing drawn) for a
+    scoreboard built before the split existed."""
+    stages = board["stages"]
+    if not all(k in r["metrics"] for r in stages.values() for _, *keys in SEEN_UNSEEN for k in keys):
+        return False
+    x = [f"{label}<br>{part}" for label, *_ in SEEN_UNSEEN for part in ("seen", "new")]
+    bars = {stage: (x, [r["metrics"][k] for _, *keys in SEEN_UNSEEN for k in keys]) for stage, r in stages.items()}
+    _bars_with_error(
+        bars,
+        key,
+        "Seen in training, in new words, vs. something new",
+        yaxis_title="rate / gold score",
+        height=320,
+        legend={"orientation": "h", "y": -0.3},
+    )
     return True
