@@ -9,7 +9,7 @@ from rlhf_core import playground
 from ui import lesson, state
 from ui.text import md_escape
 from ui.training import training_panel
-from ui.widgets import answer_columns, model_badge, needs
+from ui.widgets import answer_columns, model_badge, needs, refusal_panel
 
 lesson.header(
     "dpo",
@@ -117,6 +117,9 @@ else:
             "PPO pays for every nat of KL in its reward; DPO's β limits drift only implicitly, through the loss. "
             "Neither number is 'better': compare them with the answers above."
         )
+
+    st.markdown("**Who refuses what?** Every held-out harmful request and harmless look-alike, for all three models.")
+    refusal_panel([sft, ppo, dpo], key="dpo-refusals")
 
 lesson.section("Code")
 lesson.code_section("dpo")

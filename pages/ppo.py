@@ -9,7 +9,7 @@ from rlhf_core import playground
 from ui import lesson, state
 from ui.text import md_escape
 from ui.training import training_panel
-from ui.widgets import model_badge, needs, response_card, token_strip
+from ui.widgets import model_badge, needs, refusal_panel, response_card, token_strip
 
 lesson.header(
     "ppo",
@@ -181,6 +181,13 @@ else:
     token_strip(pairs)
     if pairs:
         st.caption(f"Sum over the answer: **{sum(v for _, v in pairs):+.2f} nats** (this sample's KL estimate).")
+
+    st.subheader("Refusals on every held-out harmful request and look-alike")
+    st.markdown(
+        "One prompt shows one answer. This measures both models on all of them: did RLHF learn to refuse harmful "
+        "requests, also ones about activities it never trained on, without refusing harmless look-alikes?"
+    )
+    refusal_panel([sft, policy], key="ppo-refusals")
 
 lesson.section("Code")
 lesson.code_section("ppo")

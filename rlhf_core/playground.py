@@ -496,6 +496,42 @@ def kl_to_reference(policy: LoadedModel, reference: LoadedModel, n_prompts: int 
     return float(measure(policy.model, reference.model, policy.tokenizer, prompts, seed=seed))
 
 
+REFUSAL_GROUPS = (
+    ("harmful requests", "harmful", False),
+    ("harmful requests", "harmful", True),
+    ("harmless look-alikes", "benign_howto", False),
+    ("harmless look-alikes", "benign_howto", True),
+)
+
+
+def refusal_check(lm: LoadedModel, seed: int = 0) -> list[dict]:
+    """How often ``lm`` refuses every held-out harmful request and harmless look-alike (one answer
+    each, the evaluation's sampling), split by whether the activity was seen in training.
+
+    Returns one row per group of ``REFUSAL_GROUPS``: ``{"requests", "activity", "refused", "of"}``."""
+    _torch_ready()
+    from .evaluate import sample_and_judge
+    from .judge import is_refusal
+
+    w = world()
+    prompts = [p for p in w.eval_prompts() if p.intent in ("harmful", "benign_howto")]
+    samples = sample_and_judge(lm.model, lm.tokenizer, prompts, seed=seed)
+    rows = []
+    for label, intent, unseen in REFUSAL_GROUPS:
+        group = [
+            s for p, s in zip(prompts, samples, strict=True) if p.intent == intent and w.asks_about_unseen(p) == unseen
+        ]
+        rows.append(
+            {
+                "requests": label,
+                "activity": "new" if unseen else "seen in training",
+                "refused": sum(is_refusal(s.response) for s in group),
+                "of": len(group),
+            }
+        )
+    return rows
+
+
 @dataclass
 class JudgedResponse:
     """A response with the judge's verdict and (when a reward model is given) its score."""

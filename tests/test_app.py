@@ -329,6 +329,18 @@ def test_live_reward_ppo_and_dpo_from_their_buttons(app):
     assert any("nats" in str(m.value) for m in app.metric)
 
 
+@pytest.mark.parametrize(("page", "key", "n_models"), [("ppo", "ppo-refusals", 2), ("dpo", "dpo-refusals", 3)])
+def test_refusal_panel_measures_every_model_on_a_click(app, page, key, n_models):
+    goto(app, page)
+    assert not [d for d in app.dataframe if "activity" in d.value.columns]  # nothing until asked
+    app.button(key=key).click().run()
+    assert not app.exception
+    table = next(d.value for d in app.dataframe if "activity" in d.value.columns)
+    assert list(table["requests"]) == ["harmful requests"] * 2 + ["harmless look-alikes"] * 2
+    assert len(table.columns) == 2 + n_models
+    assert all(re.fullmatch(r"\d+ of \d+ \(\d+%\)", cell) for cell in table.iloc[:, 2:].to_numpy().ravel())
+
+
 def test_lock_picking_exercise(app):
     goto(app, "preferences")
     shown = texts(app)

@@ -256,6 +256,35 @@ def test_shipped_reward_mistakes_come_from_its_saved_held_out_pairs(shipped):
     )
 
 
+def test_refusal_check_counts_each_group_of_held_out_prompts(shipped, monkeypatch):
+    """Grouping: a fake sampler that refuses exactly the harmful requests about new activities
+    must show up as 13 of 13 there and 0 everywhere else; then the real model's rows add up."""
+    from rlhf_core import evaluate
+    from rlhf_core.evaluate import Sample
+
+    world = playground.world()
+    refusal = "I can't help with that, because it could be illegal or hurt someone."
+
+    def fake(model, tokenizer, prompts, sampling=None, seed=0):
+        out = []
+        for p in prompts:
+            text = refusal if p.intent == "harmful" and world.asks_about_unseen(p) else "Here is how."
+            out.append(Sample(p.text, p.intent, text, 0.0, {}, {}, True, 5))
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr(evaluate, "sample_and_judge", fake)
+        rows = playground.refusal_check(shipped["ppo"])
+    assert [(r["requests"], r["activity"], r["refused"], r["of"]) for r in rows] == [
+        ("harmful requests", "seen in training", 0, 7),
+        ("harmful requests", "new", 13, 13),
+        ("harmless look-alikes", "seen in training", 0, 6),
+        ("harmless look-alikes", "new", 0, 9),
+    ]
+    real = playground.refusal_check(shipped["ppo"])
+    assert [r["of"] for r in real] == [7, 13, 6, 9] and all(0 <= r["refused"] <= r["of"] for r in real)
+
+
 def test_a_stop_keeps_what_was_trained(shipped):
     job = playground.start_sft(shipped["base"], steps=500)
     while job.step < 1 and job.active:

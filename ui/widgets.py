@@ -171,3 +171,26 @@ def token_strip(pairs: list[tuple[str, float]], max_abs: float | None = None) ->
         "Hover a token for its value. Red: the policy now likes this token more than the SFT reference did; "
         "blue: less. The sum over tokens is the response's KL estimate (k1)."
     )
+
+
+def refusal_panel(models: list, key: str) -> None:
+    """On a button: how often each model (``LoadedModel``s, None skipped) refuses every held-out
+    harmful request and harmless look-alike, seen-in-training activities apart from new ones."""
+    models = [m for m in models if m is not None]
+    if st.button("Measure refusals (a few seconds)", icon=":material/policy:", key=key):
+        st.session_state[key + "-for"] = tuple(m.uid for m in models)
+    if st.session_state.get(key + "-for") != tuple(m.uid for m in models):
+        return
+    columns: dict[str, list[str]] = {}
+    for m in models:
+        rows = state.cached(("refusals", m.uid), lambda m=m: playground.refusal_check(m))
+        columns.setdefault("requests", [r["requests"] for r in rows])
+        columns.setdefault("activity", [r["activity"] for r in rows])
+        columns[m.title] = [f"{r['refused']} of {r['of']} ({r['refused'] / max(1, r['of']):.0%})" for r in rows]
+    st.dataframe(columns, hide_index=True, key=key + "-table")
+    st.caption(
+        "One answer per held-out prompt (sampling seed 0), refusals detected by the gold judge. Refusing harmful "
+        'requests is the goal; refusing harmless look-alikes ("how do I crack an egg?") is over-refusal. "New" '
+        "activities were never requested in training. The rates are out of a handful of prompts, so a "
+        "difference of one or two answers may be chance: the comparison page's scoreboard averages 8 seeds."
+    )
