@@ -61,6 +61,10 @@ def pack_pairs(input_ids: torch.Tensor, attention_mask: torch.Tensor, prompt_len
     len_a, len_r = lengths[:B], lengths[B:] - P
     if bool((len_r < 1).any()):
         raise ValueError("Every rejected response needs at least one token after its prompt.")
+    Pm = int(P.max())
+    in_prompt = torch.arange(Pm, device=dev)[None, :] < P[:, None]  # (B, Pm)
+    if bool(((input_ids[:B, :Pm] != input_ids[B:, :Pm]) & in_prompt).any()):
+        raise ValueError("Rows i and B + i must start with the same prompt tokens (one pair's prompt).")
     Ta, Tr = int(len_a.max()), int(len_r.max())
     real_a = torch.arange(Ta, device=dev)[None, :] < len_a[:, None]  # (B, Ta)
     real_r = torch.arange(Tr, device=dev)[None, :] < len_r[:, None]  # (B, Tr)

@@ -84,9 +84,13 @@ def test_pair_logprobs_match_the_plain_forward(pair_batch, device):
     assert (fast_grad - plain_grad).norm() <= 1e-5 * plain_grad.norm()
 
 
-def test_a_rejected_row_without_a_response_is_refused(pair_batch):
+def test_inputs_that_are_not_pairs_are_refused(pair_batch):
     tok, ids, mask, _, prompt_len = pair_batch
     cut = mask.clone()
     cut[len(prompt_len) + 1, int(prompt_len[1]) :] = 0  # the rejected row of pair 1 is only its prompt
     with pytest.raises(ValueError, match="rejected response"):
         pair_scores(reward_model_from_policy(sharp_model(tok)), ids, cut, prompt_len)
+    swapped = ids.clone()
+    swapped[len(prompt_len) :] = ids[len(prompt_len) :].roll(1, dims=0)  # rejected rows of other prompts
+    with pytest.raises(ValueError, match="same prompt"):
+        pair_scores(reward_model_from_policy(sharp_model(tok)), swapped, mask, prompt_len)
