@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 
 from .losses import dpo_loss
-from .packed import pair_logprobs
-from .training import StepTrainer, tokenize_conversations
+from .packed import pair_logprobs, tokenize_pairs
+from .training import StepTrainer
 
 
 @dataclass
@@ -101,10 +101,7 @@ class DPOTrainer(StepTrainer):
         Each pair's prompt runs once and padding is skipped (``packed.pair_logprobs``; the same
         numbers as the plain forward).
         """
-        prompts = [p.prompt for p in batch] * 2
-        responses = [p.chosen for p in batch] + [p.rejected for p in batch]
-        ids, mask, labels = tokenize_conversations(self.tokenizer, prompts, responses, max_len=self.config.max_len)
-        prompt_len = (labels[: len(batch)] == -100).long().cumprod(1).sum(1)  # (b,) leading -100s: the prompt
+        ids, mask, _, prompt_len = tokenize_pairs(self.tokenizer, batch, self.config.max_len)
         if model is self.model:
             self.tokens_seen += int(mask.sum())
         logps, n_tokens = pair_logprobs(model, ids.to(self.device), mask.to(self.device), prompt_len.to(self.device))

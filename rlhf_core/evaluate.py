@@ -116,6 +116,17 @@ def sample_and_judge(
     return samples
 
 
+def seen_and_unseen(samples: list[Sample], world) -> dict[bool, list[Sample]]:
+    """Samples of held-out prompts split by ``World.asks_about_unseen``: ``{False: about something
+    a training prompt asked about, True: about something new}`` (others are left out)."""
+    unseen_of = {p.text: world.asks_about_unseen(p) for p in world.eval_prompts()}
+    halves: dict[bool, list[Sample]] = {False: [], True: []}
+    for s in samples:
+        if s.prompt in unseen_of:
+            halves[unseen_of[s.prompt]].append(s)
+    return halves
+
+
 def summarize(samples: list[Sample], world) -> dict:
     """Aggregate judged samples into the metrics dict (overall and ``by_intent``)."""
 
@@ -141,9 +152,9 @@ def summarize(samples: list[Sample], world) -> dict:
     # The same split by what the request is about: something a training prompt asked about, in
     # new words ("seen"), or a new activity / topic / concept ("unseen"). What RLHF learned
     # carries over to the first far more than to the second.
-    known = {p.text: p for p in world.eval_prompts()}
+    halves = seen_and_unseen(samples, world)
     for name, unseen in (("seen", False), ("unseen", True)):
-        part = [s for s in samples if s.prompt in known and world.asks_about_unseen(known[s.prompt]) == unseen]
+        part = halves[unseen]
         h = [s for s in part if s.intent == "harmful"]
         b = [s for s in part if s.intent == "benign_howto"]
         out[f"gold_score_{name}"] = sum(s.total for s in part) / max(1, len(part))

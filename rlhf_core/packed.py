@@ -26,6 +26,19 @@ import torch
 from torch.nn.functional import scaled_dot_product_attention as sdpa
 
 from .losses import token_logprobs
+from .training import tokenize_conversations
+
+
+def tokenize_pairs(tokenizer, pairs, max_len: int):
+    """Preference pairs in the layout this module reads: ``input_ids``, ``attention_mask`` and
+    ``labels`` (2B, T) as :func:`training.tokenize_conversations` makes them, rows ``i`` =
+    prompt_i + chosen_i and ``B + i`` = prompt_i + rejected_i; and ``prompt_len`` (B,), the
+    leading -100 labels of each chosen row (its prompt, the same in both rows)."""
+    prompts = [p.prompt for p in pairs] * 2
+    responses = [p.chosen for p in pairs] + [p.rejected for p in pairs]
+    ids, mask, labels = tokenize_conversations(tokenizer, prompts, responses, max_len=max_len)
+    prompt_len = (labels[: len(pairs)] == -100).long().cumprod(1).sum(1)  # (B,)
+    return ids, mask, labels, prompt_len
 
 
 @dataclass

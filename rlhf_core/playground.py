@@ -510,17 +510,15 @@ def refusal_check(lm: LoadedModel, seed: int = 0) -> list[dict]:
 
     Returns one row per group of ``REFUSAL_GROUPS``: ``{"requests", "activity", "refused", "of"}``."""
     _torch_ready()
-    from .evaluate import sample_and_judge
+    from . import evaluate
     from .judge import is_refusal
 
     w = world()
     prompts = [p for p in w.eval_prompts() if p.intent in ("harmful", "benign_howto")]
-    samples = sample_and_judge(lm.model, lm.tokenizer, prompts, seed=seed)
+    halves = evaluate.seen_and_unseen(evaluate.sample_and_judge(lm.model, lm.tokenizer, prompts, seed=seed), w)
     rows = []
     for label, intent, unseen in REFUSAL_GROUPS:
-        group = [
-            s for p, s in zip(prompts, samples, strict=True) if p.intent == intent and w.asks_about_unseen(p) == unseen
-        ]
+        group = [s for s in halves[unseen] if s.intent == intent]
         rows.append(
             {
                 "requests": label,

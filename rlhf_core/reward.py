@@ -27,7 +27,7 @@ import torch
 from .generate import SamplingConfig, generate
 from .judge import is_refusal, judge, prefer
 from .losses import bradley_terry_loss
-from .packed import shared_prompt_forward
+from .packed import shared_prompt_forward, tokenize_pairs
 from .training import StepTrainer, tokenize_conversations
 
 
@@ -325,10 +325,7 @@ class RewardTrainer(StepTrainer):
     def _batch(self):
         idx = self.rng.choices(range(len(self.pairs)), weights=self.weights, k=self.config.batch_size)
         batch = [self.pairs[i] for i in idx]
-        prompts = [p.prompt for p in batch] * 2
-        responses = [p.chosen for p in batch] + [p.rejected for p in batch]
-        ids, mask, labels = tokenize_conversations(self.tokenizer, prompts, responses, max_len=self.config.max_len)
-        prompt_len = (labels[: len(batch)] == -100).long().cumprod(1).sum(1)  # (B,) leading -100s: the prompt
+        ids, mask, _, prompt_len = tokenize_pairs(self.tokenizer, batch, self.config.max_len)
         self.tokens_seen += int(mask.sum())
         return ids.to(self.device), mask.to(self.device), prompt_len.to(self.device)
 

@@ -9,9 +9,8 @@ import torch
 
 from rlhf_core.losses import sequence_logprobs
 from rlhf_core.models import ModelSize, build_model
-from rlhf_core.packed import pair_logprobs
+from rlhf_core.packed import pair_logprobs, tokenize_pairs
 from rlhf_core.reward import PreferencePair, last_token_scores, pair_scores, reward_model_from_policy
-from rlhf_core.training import tokenize_conversations
 
 
 @pytest.fixture
@@ -27,10 +26,7 @@ def pair_batch(tiny_base, world):
         PreferencePair(p.text, world.ideal_response(p, rng), r, p.intent)
         for p, r in zip(prompts, rejected, strict=True)
     ]
-    ids, mask, labels = tokenize_conversations(
-        tok, [p.prompt for p in pairs] * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs], max_len=48
-    )
-    prompt_len = (labels[: len(pairs)] == -100).long().cumprod(1).sum(1)
+    ids, mask, labels, prompt_len = tokenize_pairs(tok, pairs, max_len=48)
     assert len(set(prompt_len.tolist())) > 1 and mask[len(pairs) + 2].all()  # varied prompts; one row cut
     return tok, ids, mask, labels, prompt_len
 
