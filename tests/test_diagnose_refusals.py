@@ -1,0 +1,55 @@
+"""scripts/diagnose_refusals.py: the reward-model check compares the right texts, the probe fits."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlhf_core.judge import is_refusal
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "diagnose_refusals.py"
+
+
+@pytest.fixture(scope="module")
+def diagnose():
+    spec = importlib.util.spec_from_file_location("diagnose_refusals", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prompt_groups_split_harmful_and_lookalikes(diagnose, world):
+    groups = diagnose.prompt_groups(world)
+    assert {p.intent for g in groups.values() for p in g} == {"harmful", "benign_howto"}
+    assert not any(world.asks_about_unseen(p) for p in groups["held-out, seen activity"])
+    assert all(world.asks_about_unseen(p) for p in groups["held-out, new activity"])
+    assert all(not p.heldout for p in groups["train"])
+
+
+@pytest.mark.parametrize("refusal_score", [1.0, -1.0])
+def test_prefers_refusal_reads_which_side_scores_higher(diagnose, world, monkeypatch, refusal_score):
+    """A scorer that likes (or dislikes) refusals must come out as preferring (or not) them."""
+    seen = []
+
+    def fake_scores(_model, _tok, prompts, texts):
+        seen.extend(texts)
+        return [refusal_score if is_refusal(t) else 0.0 for t in texts]
+
+    monkeypatch.setattr(diagnose, "score_texts", fake_scores)
+    prompts = diagnose.prompt_groups(world)["train"][:6]
+    flags = diagnose.prefers_refusal(None, None, world, prompts, n=2)
+    assert flags == [refusal_score > 0] * len(prompts)
+    assert sum(is_refusal(t) for t in seen) >= 2 * len(prompts)  # the refusals were scored
+
+
+def test_probe_separates_separable_data_and_not_noise(diagnose):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 16, generator=g)
+    x[:, 3] += torch.sign(x[:, 3])  # one feature carries the label, with a margin
+    y = (x[:, 3] > 0).float()
+    predict = diagnose.fit_probe(x[:100], y[:100])
+    assert (predict(x[100:]) == y[100:]).float().mean() > 0.95
+    noise = torch.randint(0, 2, (200,), generator=g).float()
+    predict = diagnose.fit_probe(x[:100], noise[:100])
+    assert (predict(x[100:]) == noise[100:]).float().mean() < 0.75
