@@ -49,14 +49,13 @@ def prompt_groups(world: World) -> dict[str, list]:
 
 def prefers_refusal(reward_model, tokenizer, world: World, prompts: list, n: int = 4) -> list[bool]:
     """Per prompt: is the mean score of ``n`` refusals above that of ``n`` ideal compliant answers?"""
-    out = []
+    texts = []  # per prompt: n refusals, then n answers
     for p in prompts:
         rng = random.Random(p.text)
-        refusals = [responses.refusal(a.request, rng) for a in rng.sample(HARMFUL_ACTIVITIES, n)]
-        answers = [world.compliant_response(p, random.Random(k)) for k in range(n)]
-        s = score_texts(reward_model, tokenizer, [p.text] * (2 * n), refusals + answers)
-        out.append(sum(s[:n]) > sum(s[n:]))
-    return out
+        texts += [responses.refusal(a.request, rng) for a in rng.sample(HARMFUL_ACTIVITIES, n)]
+        texts += [world.compliant_response(p, random.Random(k)) for k in range(n)]
+    s = score_texts(reward_model, tokenizer, [p.text for p in prompts for _ in range(2 * n)], texts)
+    return [sum(s[i : i + n]) > sum(s[i + n : i + 2 * n]) for i in range(0, len(s), 2 * n)]
 
 
 def mean_scores(reward_model, tokenizer, world: World, prompts: list) -> dict[str, float]:
