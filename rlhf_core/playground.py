@@ -152,12 +152,27 @@ def shipped_scoreboard() -> dict:
     return board if isinstance(board, dict) and isinstance(board.get("stages"), dict) else {}
 
 
+_metrics_cache: dict[Path, tuple[int, dict]] = {}
+
+
 def shipped_metrics() -> dict:
-    """``metrics.json`` written by the pipeline next to the shipped checkpoints (or {})."""
+    """``metrics.json`` written by the pipeline next to the shipped checkpoints (or {}).
+
+    Parsed once per file version (keyed on its modification time): the file is about half a
+    megabyte and a page reads it on every rerun. The dict is shared between callers: read it,
+    do not change it.
+    """
+    path = models_dir() / "metrics.json"
     try:
-        return json.loads((models_dir() / "metrics.json").read_text())
+        stamp = path.stat().st_mtime_ns
+        cached = _metrics_cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    _metrics_cache[path] = (stamp, data)
+    return data
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ tiny models (the same wiring the pages use)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,23 @@ def test_missing_checkpoints_are_reported_with_the_command(tmp_path, monkeypatch
     assert "python -m rlhf_core pretrain" in str(err.value)
     assert "python -m rlhf_core pipeline" in str(playground.NotBuiltError("ppo"))
     assert playground.shipped_metrics() == {} and playground.shipped_pairs() == []
+
+
+def test_shipped_metrics_are_parsed_once_per_file_version(tmp_path, monkeypatch):
+    monkeypatch.setenv(playground.MODELS_DIR_ENV, str(tmp_path))
+    path = tmp_path / "metrics.json"
+    path.write_text('{"reward": {"pair_accuracy": 0.5}}')
+    first = playground.shipped_metrics()
+    assert first == {"reward": {"pair_accuracy": 0.5}}
+    assert playground.shipped_metrics() is first  # not parsed again
+    # a rebuilt file (new modification time) is read again
+    path.write_text('{"reward": {"pair_accuracy": 0.9}}')
+    stamp = path.stat().st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+    assert playground.shipped_metrics() == {"reward": {"pair_accuracy": 0.9}}
+    path.write_text("{not json")
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    assert playground.shipped_metrics() == {}
 
 
 @pytest.mark.parametrize(
