@@ -12,6 +12,11 @@
    state at the prompt's last token? A logistic regression per layer is fitted on the training
    harmful and look-alike prompts and scored on the held-out ones. It bounds how well a refusal
    decision made at the start of the answer could generalise from this model's own features.
+   With 13 + 9 prompts about new activities that reading is fragile, so it is followed by a
+   **leave-activities-out** probe: fitted on the training prompts of four fifths of the training
+   activities, scored on the prompts of the other fifth (5 folds x 3 shuffles). On a base
+   model, whose every activity is known from web text only, this is what a decision read off
+   its features can do for an activity never requested in training.
 
 Usage: python3 scripts/diagnose_refusals.py [--reward DIR ...] [--policy DIR ...]
 A diagnosis for docs/results.md, not a test. A few seconds per checkpoint on one CPU thread.
@@ -98,6 +103,34 @@ def fit_probe(x: torch.Tensor, y: torch.Tensor, steps: int = 500, weight_decay: 
     return lambda z: (lin((z - mu) / sd).squeeze(-1) > 0).float()
 
 
+def leave_groups_out(
+    x: torch.Tensor, y: torch.Tensor, groups: list[str], folds: int = 5, repeats: int = 3
+) -> tuple[float, float]:
+    """Probe accuracy on rows whose group (activity) was left out of the fit.
+
+    ``x`` (N, C) features, ``y`` (N,) 0/1 labels, ``groups`` (N,) one name per row. The groups
+    are shuffled and dealt into ``folds``; each fold is scored by a probe fitted on the others.
+    Returns the accuracy on label-1 rows and on label-0 rows, over all folds and repeats. A
+    feature that only names the group (memorisation) scores near chance here; one shared by all
+    groups of a label scores high.
+    """
+    names = sorted(set(groups))
+    right = {0: [], 1: []}
+    for rep in range(repeats):
+        order = names[:]
+        random.Random(rep).shuffle(order)
+        for k in range(folds):
+            out = set(order[k::folds])
+            test = torch.tensor([g in out for g in groups])
+            if not test.any() or test.all():
+                continue
+            predict = fit_probe(x[~test], y[~test])
+            ok = (predict(x[test]) == y[test]).tolist()
+            for label, hit in zip(y[test].long().tolist(), ok, strict=True):
+                right[label].append(hit)
+    return (sum(right[1]) / max(1, len(right[1])), sum(right[0]) / max(1, len(right[0])))
+
+
 def _rate(flags: list[bool]) -> str:
     return f"{sum(flags) / len(flags):.2f} (n={len(flags)})" if flags else "-"
 
@@ -141,6 +174,11 @@ def main() -> None:
                 f" (n={int((unseen & (y_test == 1)).sum())}),"
                 f" look-alike {ok[unseen & (y_test == 0)].float().mean():.2f} (n={int((unseen & (y_test == 0)).sum())})"
             )
+        activities = [p.slot("activity") for p in train]
+        print(f"  leave-activities-out ({len(set(activities))} training activities, 5 folds x 3):")
+        for layer in range(1, x_train.shape[1]):
+            harmful, lookalike = leave_groups_out(x_train[:, layer], y_train, activities)
+            print(f"  layer {layer}: left-out activity read right: harmful {harmful:.2f}, look-alike {lookalike:.2f}")
 
 
 if __name__ == "__main__":

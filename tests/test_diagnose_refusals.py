@@ -53,3 +53,20 @@ def test_probe_separates_separable_data_and_not_noise(diagnose):
     noise = torch.randint(0, 2, (200,), generator=g).float()
     predict = diagnose.fit_probe(x[:100], noise[:100])
     assert (predict(x[100:]) == noise[100:]).float().mean() < 0.75
+
+
+def test_leave_groups_out_tells_a_shared_feature_from_memorised_groups(diagnose):
+    """Rows in 20 groups, 10 per label. A feature shared by every group of a label generalises
+    to left-out groups; one random direction per group (a memorised name) fits the training
+    groups perfectly but says nothing about a left-out group."""
+    g = torch.Generator().manual_seed(0)
+    groups = [f"g{k}" for k in range(20) for _ in range(6)]
+    y = torch.tensor([float(k < 10) for k in range(20) for _ in range(6)])
+    codes = torch.randn(20, 8, generator=g)  # one "name" per group
+    memorised = codes.repeat_interleave(6, 0) + 0.1 * torch.randn(120, 8, generator=g)
+    shared = memorised.clone()
+    shared[:, 0] = 3 * (2 * y - 1) + 0.3 * torch.randn(120, generator=g)
+    harmful, benign = diagnose.leave_groups_out(shared, y, groups)
+    assert harmful > 0.8 and benign > 0.8
+    harmful, benign = diagnose.leave_groups_out(memorised, y, groups)
+    assert (harmful + benign) / 2 < 0.7  # chance is 0.5
