@@ -861,12 +861,23 @@ def _failed_reasons(prompt_text: str, response: str) -> str:
     return " ".join(dict.fromkeys(verdict.reasons[n] for n, ok in verdict.checks.items() if not ok))
 
 
+_mistakes_cache: dict[tuple, list[dict]] = {}
+
+
 def shipped_reward_mistakes(k: int = 5) -> list[dict]:
-    """:func:`reward_mistakes` of the shipped reward model on its saved held-out pairs (or [])."""
-    info = shipped_metrics().get("reward", {})
-    return reward_mistakes(
-        shipped_pairs(heldout=True), info.get("chosen_scores") or [], info.get("rejected_scores") or [], k
-    )
+    """:func:`reward_mistakes` of the shipped reward model on its saved held-out pairs (or []).
+
+    Computed once per version of its two input files (keyed on their modification times): it
+    reads the pairs and runs the gold judge, and the reward-model page asks on every rerun. The
+    list is shared between callers: read it, do not change it."""
+    files = (models_dir() / "metrics.json", shipped_path("reward") / "preference_pairs_heldout.jsonl")
+    key = (k, *((f, f.stat().st_mtime_ns if f.exists() else None) for f in files))
+    if key not in _mistakes_cache:
+        info = shipped_metrics().get("reward", {})
+        _mistakes_cache[key] = reward_mistakes(
+            shipped_pairs(heldout=True), info.get("chosen_scores") or [], info.get("rejected_scores") or [], k
+        )
+    return _mistakes_cache[key]
 
 
 _pairs_cache: dict[tuple, list] = {}

@@ -264,6 +264,25 @@ def test_reward_mistakes_are_the_misranked_pairs_with_the_clearest_winner():
     assert playground.reward_mistakes(pairs, chosen[:4], rejected) == []  # scores of other pairs
 
 
+def test_shipped_reward_mistakes_are_computed_once_per_file_version(tmp_path, monkeypatch):
+    from rlhf_core.reward import PreferencePair, save_pairs
+
+    monkeypatch.setenv(playground.MODELS_DIR_ENV, str(tmp_path))
+    (tmp_path / "reward").mkdir()
+    pairs = [PreferencePair("Hi!", "Hello! How can I help?", "No.", "greeting", 0.9, 0.1)]
+    save_pairs(pairs, tmp_path / "reward" / "preference_pairs_heldout.jsonl")
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"reward": {"chosen_scores": [0.1], "rejected_scores": [0.5]}}))
+    first = playground.shipped_reward_mistakes()
+    assert [m["prompt"] for m in first] == ["Hi!"]
+    assert playground.shipped_reward_mistakes() is first  # not computed again
+    # a rebuilt reward model (new metrics.json) is read again
+    metrics.write_text(json.dumps({"reward": {"chosen_scores": [0.5], "rejected_scores": [0.1]}}))
+    stamp = metrics.stat().st_mtime_ns + 1_000_000_000
+    os.utime(metrics, ns=(stamp, stamp))
+    assert playground.shipped_reward_mistakes() == []
+
+
 def test_shipped_reward_mistakes_come_from_its_saved_held_out_pairs(shipped):
     info = playground.shipped_metrics()["reward"]
     pairs = playground.shipped_pairs(heldout=True)
