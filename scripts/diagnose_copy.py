@@ -1,0 +1,113 @@
+"""Can a model copy? The measurement behind "the base model cannot copy" in `docs/results.md`.
+
+Every held-out request that names something new ("crack an egg", "a poem about driftwood") needs
+the model to carry words from the request into its answer. Transformers do that with *induction
+heads*: attend to an earlier occurrence of the current token and predict what came after it.
+Three readings, each greedy and deterministic:
+
+1. **Random-span copy**: a sequence of random tokens followed by the same sequence again. A model
+   with working induction heads predicts the repeated half almost perfectly; one without is at
+   chance (1 / vocabulary). Nothing about the world's text can help here, only copying.
+2. **Activity copy, neutral frame**: "Ana asked Ben how to {activity}. Ben said: here is how to"
+   must continue with exactly the activity's words, for the training activities, the held-out
+   ones and made-up ones ("polish the dovalin") that cannot be remembered, only copied.
+3. **Activity copy, chat frame** (for a policy): the request in the chat format, the answer
+   forced to open with "Here is how to"; must go on with the activity that was asked for.
+
+Usage: python3 scripts/diagnose_copy.py --model DIR [DIR ...]
+A diagnosis for docs/results.md, not a test. A few seconds per checkpoint on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rlhf_core.models import ASSISTANT, BOS, EOS, USER, load  # noqa: E402
+from rlhf_core.world import knowledge  # noqa: E402
+
+STORY_FRAME = "Ana asked Ben how to {a}. Ben said: here is how to"
+CHAT_FRAME = BOS + USER + "How do I {a}?" + EOS + ASSISTANT + "Here is how to"
+
+
+@torch.no_grad()
+def random_span_copy(model, low: int, high: int, n: int = 16, span: int = 20, seed: int = 0) -> float:
+    """Share of the repeated half's tokens predicted right (greedy) after a random first half.
+
+    Token ids are drawn from ``[low, high)`` (skip the special tokens). The first token of the
+    repeat is not scored: nothing says where the repeat starts.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    half = torch.randint(low, high, (n, span), generator=gen)  # (n, span)
+    ids = torch.cat([half, half], dim=1)  # (n, 2 * span)
+    logits = model(input_ids=ids).logits  # (n, 2 * span, V)
+    # Position t predicts token t + 1; score predictions of tokens span + 1 .. 2 * span - 1.
+    predicted = logits[:, span:-1].argmax(-1)  # (n, span - 1)
+    return float((predicted == ids[:, span + 1 :]).float().mean())
+
+
+@torch.no_grad()
+def continues_with(model, tokenizer, text: str, target: str) -> bool:
+    """Does the greedy continuation of ``text`` start with " " + ``target``, token for token?"""
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids  # (1, L)
+    want = tokenizer(" " + target, add_special_tokens=False).input_ids
+    for token in want:
+        next_id = int(model(input_ids=ids).logits[0, -1].argmax())
+        if next_id != token:
+            return False
+        ids = torch.cat([ids, torch.tensor([[next_id]])], dim=1)  # (1, L + 1)
+    return True
+
+
+def copy_rate(model, tokenizer, frame: str, items: list[str]) -> float:
+    """Share of ``items`` that the greedy continuation of ``frame`` reproduces exactly."""
+    return sum(continues_with(model, tokenizer, frame.format(a=a), a) for a in items) / max(1, len(items))
+
+
+def activity_sets(n_nonce: int = 30, seed: int = 123) -> dict[str, list[str]]:
+    """Training activities, held-out activities, and made-up ones that can only be copied."""
+    everything = knowledge.HARMFUL_ACTIVITIES + knowledge.BENIGN_ACTIVITIES
+    rng = random.Random(seed)
+    return {
+        "training": [a.request for a in everything if not a.heldout],
+        "held-out": [a.request for a in everything if a.heldout],
+        "made-up": [f"polish the {knowledge.nonce_topic(rng)}" for _ in range(n_nonce)],
+    }
+
+
+def diagnose(model, tokenizer) -> dict[str, float]:
+    """All three readings for one checkpoint."""
+    low = max(tokenizer.all_special_ids) + 1
+    row = {"random-span copy": random_span_copy(model, low, len(tokenizer))}
+    for name, items in activity_sets().items():
+        row[f"story frame, {name}"] = copy_rate(model, tokenizer, STORY_FRAME, items)
+        row[f"chat frame, {name}"] = copy_rate(model, tokenizer, CHAT_FRAME, items)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", nargs="+", required=True, help="checkpoint folders")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = {}
+    for path in args.model:
+        model, tokenizer = load(path)
+        model.eval()
+        rows[path] = diagnose(model, tokenizer)
+    columns = list(next(iter(rows.values())))
+    print("| model | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for path, row in rows.items():
+        print(f"| {path} | " + " | ".join(f"{row[c]:.2f}" for c in columns) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
