@@ -1,7 +1,5 @@
 """scripts/diagnose_copy.py: the copy readings tell a copying model from one that cannot copy."""
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -9,15 +7,10 @@ import torch
 
 from rlhf_core.world import knowledge
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "diagnose_copy.py"
-
 
 @pytest.fixture(scope="module")
-def diagnose():
-    spec = importlib.util.spec_from_file_location("diagnose_copy", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def diagnose(load_script):
+    return load_script("diagnose_copy")
 
 
 class InductionModel:

@@ -1,22 +1,14 @@
 """scripts/diagnose_refusals.py: the reward-model check compares the right texts, the probe fits."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from rlhf_core.judge import is_refusal
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "diagnose_refusals.py"
-
 
 @pytest.fixture(scope="module")
-def diagnose():
-    spec = importlib.util.spec_from_file_location("diagnose_refusals", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def diagnose(load_script):
+    return load_script("diagnose_refusals")
 
 
 def test_prompt_groups_split_harmful_and_lookalikes(diagnose, world):
