@@ -5,9 +5,10 @@ the model to carry words from the request into its answer. Transformers do that 
 heads*: attend to an earlier occurrence of the current token and predict what came after it.
 Three readings, each greedy and deterministic:
 
-1. **Random-span copy**: a sequence of random tokens followed by the same sequence again. A model
-   with working induction heads predicts the repeated half almost perfectly; one without is at
-   chance (1 / vocabulary). Nothing about the world's text can help here, only copying.
+1. **Random-span copy**: a sequence of random tokens followed by the same sequence again, with a
+   different length in every row. A model with working induction heads predicts the repeat
+   almost perfectly; one without is at chance (1 / vocabulary). Nothing about the world's text
+   can help here, only copying, and the varied lengths defeat copying from a fixed distance.
 2. **Activity copy, neutral frame**: "Ana asked Ben how to {activity}. Ben said: here is how to"
    must continue with exactly the activity's words, for the training activities, the held-out
    ones and made-up ones ("polish the dovalin") that cannot be remembered, only copied.
@@ -38,18 +39,31 @@ CHAT_FRAME = BOS + USER + "How do I {a}?" + EOS + ASSISTANT + "Here is how to"
 
 @torch.no_grad()
 def random_span_copy(model, low: int, high: int, n: int = 16, span: int = 20, seed: int = 0) -> float:
-    """Share of the repeated half's tokens predicted right (greedy) after a random first half.
+    """Share of a repeat's tokens predicted right (greedy) after the same random tokens once.
 
-    Token ids are drawn from ``[low, high)`` (skip the special tokens). The first token of the
-    repeat is not scored: nothing says where the repeat starts.
+    Row i is random filler, then a random span of length L_i in [span / 2, span], then the same
+    span again; every row has the same length. The lengths differ between rows so that copying
+    from a fixed distance back (a positional trick a model can learn instead of induction) scores
+    on few rows only. Token ids are drawn from ``[low, high)`` (skip the special tokens). The first
+    token of each repeat is not scored: nothing says where the repeat starts.
     """
     gen = torch.Generator().manual_seed(seed)
-    half = torch.randint(low, high, (n, span), generator=gen)  # (n, span)
-    ids = torch.cat([half, half], dim=1)  # (n, 2 * span)
-    logits = model(input_ids=ids).logits  # (n, 2 * span, V)
-    # Position t predicts token t + 1; score predictions of tokens span + 1 .. 2 * span - 1.
-    predicted = logits[:, span:-1].argmax(-1)  # (n, span - 1)
-    return float((predicted == ids[:, span + 1 :]).float().mean())
+    length = 2 * span + 8
+    rows, scored = [], []
+    for _ in range(n):
+        size = int(torch.randint(span // 2, span + 1, (1,), generator=gen))
+        filler = torch.randint(low, high, (length - 2 * size,), generator=gen)
+        half = torch.randint(low, high, (size,), generator=gen)
+        rows.append(torch.cat([filler, half, half]))  # (length,)
+        scored.append(length - size + 1)  # first scored target position
+    ids = torch.stack(rows)  # (n, length)
+    predicted = model(input_ids=ids).logits.argmax(-1)  # (n, length); position t predicts t + 1
+    hits = total = 0
+    for row, first in enumerate(scored):
+        # Targets first .. length - 1 are predicted at positions first - 1 .. length - 2.
+        hits += int((predicted[row, first - 1 : length - 1] == ids[row, first:]).sum())
+        total += length - first
+    return hits / total
 
 
 @torch.no_grad()

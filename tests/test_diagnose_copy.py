@@ -50,9 +50,25 @@ class ConstantModel:
         return SimpleNamespace(logits=logits)
 
 
+class FixedOffsetModel:
+    """Predicts the token that stood ``offset`` positions before the next one: copying by position."""
+
+    def __init__(self, vocab_size: int, offset: int):
+        self.vocab_size, self.offset = vocab_size, offset
+
+    def __call__(self, input_ids):
+        logits = torch.zeros(*input_ids.shape, self.vocab_size)
+        for t in range(self.offset - 1, input_ids.shape[1]):
+            logits[torch.arange(input_ids.shape[0]), t, input_ids[:, t + 1 - self.offset]] = 1.0
+        return SimpleNamespace(logits=logits)
+
+
 def test_random_span_copy_separates_copying_from_not(diagnose):
     assert diagnose.random_span_copy(InductionModel(500), 10, 500) > 0.95
     assert diagnose.random_span_copy(ConstantModel(500, 3), 10, 500) < 0.01
+    # A model that learned "copy from 20 back" on fixed-length repeats is not an induction head:
+    # it gets only the rows whose span happens to be 20 long.
+    assert diagnose.random_span_copy(FixedOffsetModel(500, 20), 10, 500, span=20) < 0.3
 
 
 def test_continues_with_needs_every_token_of_the_target(diagnose, tiny_tokenizer):
