@@ -32,6 +32,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,27 +153,36 @@ def shipped_scoreboard() -> dict:
     return board if isinstance(board, dict) and isinstance(board.get("stages"), dict) else {}
 
 
-_metrics_cache: dict[Path, tuple[int, dict]] = {}
+_file_versions: dict[str, tuple[tuple, object]] = {}
+
+
+def _once_per_version(name: str, files: tuple[Path, ...], compute: Callable[[], object]):
+    """``compute()``, redone only when one of ``files`` changes (path or modification time).
+
+    Only the latest version is kept under ``name``. The value is shared between callers: read
+    it, do not change it."""
+    stamp = tuple((f, f.stat().st_mtime_ns if f.exists() else None) for f in files)
+    cached = _file_versions.get(name)
+    if cached is None or cached[0] != stamp:
+        cached = _file_versions[name] = (stamp, compute())
+    return cached[1]
 
 
 def shipped_metrics() -> dict:
     """``metrics.json`` written by the pipeline next to the shipped checkpoints (or {}).
 
-    Parsed once per file version (keyed on its modification time): the file is about half a
-    megabyte and a page reads it on every rerun. The dict is shared between callers: read it,
-    do not change it.
+    Parsed once per file version: the file is about half a megabyte and a page reads it on
+    every rerun. The dict is shared between callers: read it, do not change it.
     """
     path = models_dir() / "metrics.json"
-    try:
-        stamp = path.stat().st_mtime_ns
-        cached = _metrics_cache.get(path)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    _metrics_cache[path] = (stamp, data)
-    return data
+
+    def parse() -> dict:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    return _once_per_version("metrics", (path,), parse)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -861,23 +871,21 @@ def _failed_reasons(prompt_text: str, response: str) -> str:
     return " ".join(dict.fromkeys(verdict.reasons[n] for n, ok in verdict.checks.items() if not ok))
 
 
-_mistakes_cache: dict[tuple, list[dict]] = {}
-
-
 def shipped_reward_mistakes(k: int = 5) -> list[dict]:
     """:func:`reward_mistakes` of the shipped reward model on its saved held-out pairs (or []).
 
-    Computed once per version of its two input files (keyed on their modification times): it
-    reads the pairs and runs the gold judge, and the reward-model page asks on every rerun. The
-    list is shared between callers: read it, do not change it."""
+    Computed once per version of its two input files: it reads the pairs and runs the gold
+    judge, and the reward-model page asks on every rerun. The list is shared between callers:
+    read it, do not change it."""
     files = (models_dir() / "metrics.json", shipped_path("reward") / "preference_pairs_heldout.jsonl")
-    key = (k, *((f, f.stat().st_mtime_ns if f.exists() else None) for f in files))
-    if key not in _mistakes_cache:
+
+    def compute() -> list[dict]:
         info = shipped_metrics().get("reward", {})
-        _mistakes_cache[key] = reward_mistakes(
+        return reward_mistakes(
             shipped_pairs(heldout=True), info.get("chosen_scores") or [], info.get("rejected_scores") or [], k
         )
-    return _mistakes_cache[key]
+
+    return _once_per_version(f"reward mistakes, k={k}", files, compute)
 
 
 _pairs_cache: dict[tuple, list] = {}
