@@ -134,11 +134,11 @@ def generate(
         raise ValueError("generate() needs at least one prompt.")
     device = next(model.parameters()).device
     # Leave at least half the context for the response, whatever the prompt's length.
-    max_prompt = max(4, min(config.max_prompt_tokens, model.config.n_positions // 2))
+    max_prompt = max(4, min(config.max_prompt_tokens, model.config.max_position_embeddings // 2))
     prompt_ids, prompt_mask = encode_prompts(tokenizer, prompts, max_prompt)
     prompt_ids, prompt_mask = prompt_ids.to(device), prompt_mask.to(device)
     batch = prompt_ids.size(0)
-    max_new = max(1, min(config.max_new_tokens, model.config.n_positions - prompt_ids.size(1)))
+    max_new = max(1, min(config.max_new_tokens, model.config.max_position_embeddings - prompt_ids.size(1)))
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
 
     attention = prompt_mask
@@ -215,10 +215,10 @@ def next_token_probabilities(model, tokenizer, text: str, top: int = 10, chat: b
     """
     device = next(model.parameters()).device
     if chat:
-        ids, mask = encode_prompts(tokenizer, [text], model.config.n_positions // 2)
+        ids, mask = encode_prompts(tokenizer, [text], model.config.max_position_embeddings // 2)
     else:
         enc = [tokenizer.bos_token_id] + tokenizer.encode(text, add_special_tokens=False)
-        enc = enc[-model.config.n_positions :]
+        enc = enc[-model.config.max_position_embeddings :]
         ids, mask = torch.tensor([enc]), torch.ones(1, len(enc), dtype=torch.long)
     with torch.no_grad():
         logits = model(

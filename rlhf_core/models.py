@@ -66,6 +66,11 @@ class ModelSize:
     """Attention heads (n_embd must be divisible by n_head)."""
     n_positions: int = 256
     """Longest sequence (prompt + response) in tokens."""
+    positions: str = "learned"
+    """How the model knows where a token is. ``"learned"``: GPT-2's learned absolute position
+    embeddings. ``"rotary"``: rotary embeddings (RoPE) in a Llama block (RMSNorm, SwiGLU MLP sized
+    to the same parameter count), which make "attend to the previous token" the same pattern at
+    every position; see ``docs/results.md`` on copying."""
 
 
 def build_tokenizer(texts: list[str], vocab_size: int = 1024):
@@ -102,11 +107,32 @@ def build_tokenizer(texts: list[str], vocab_size: int = 1024):
 
 
 def build_model(tokenizer, size: ModelSize | None = None, seed: int = 0):
-    """A freshly initialised GPT-2 language model for ``tokenizer``'s vocabulary."""
+    """A freshly initialised language model for ``tokenizer``'s vocabulary: a GPT-2, or with
+    ``size.positions == "rotary"`` a Llama of the same shape."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
     size = size or ModelSize()
+    if size.positions not in ("learned", "rotary"):
+        raise ValueError(f"positions must be 'learned' or 'rotary', not {size.positions!r}")
+    if size.positions == "rotary":
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            max_position_embeddings=size.n_positions,
+            hidden_size=size.n_embd,
+            # SwiGLU has three matrices where GPT-2's MLP has two of width 4C: 8C/3 (rounded to a
+            # multiple of 64) keeps the parameter count equal.
+            intermediate_size=max(64, round(8 * size.n_embd / 3 / 64) * 64),
+            num_hidden_layers=size.n_layer,
+            num_attention_heads=size.n_head,
+            num_key_value_heads=size.n_head,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            tie_word_embeddings=True,
+        )
+        torch.manual_seed(seed)
+        return LlamaForCausalLM(config)
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=size.n_positions,

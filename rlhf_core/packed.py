@@ -13,9 +13,10 @@ prompt. :func:`shared_prompt_forward` therefore
    last token (the reward model reads nothing else there).
 
 The results equal the plain Hugging Face forward to float rounding, values and gradients
-(``tests/test_packed.py``). It reads GPT-2's modules directly (``ln_1``, ``attn.c_attn``, ...),
-so it supports exactly the ``GPT2Model`` this project builds; anything else should use the plain
-forward.
+(``tests/test_packed.py``). It reads the blocks' modules directly (GPT-2's ``ln_1``,
+``attn.c_attn``, ...; Llama's ``input_layernorm``, ``self_attn.q_proj``, rotary embeddings ...),
+so it supports exactly the two models this project builds (:func:`models.build_model`):
+``GPT2Model`` and ``LlamaModel``. Anything else should use the plain forward.
 """
 
 from __future__ import annotations
@@ -87,6 +88,114 @@ def pack_pairs(input_ids: torch.Tensor, attention_mask: torch.Tensor, prompt_len
     return Packing(ids, P, len_a, len_r, int(len_a.sum()))
 
 
+class _GPT2Ops:
+    """The per-token operations of a ``GPT2Model``'s blocks on packed (n, C) rows."""
+
+    def __init__(self, transformer):
+        self.t = transformer
+        self.C = transformer.embed_dim
+        self.layers = transformer.h
+        self.attn_dropout = transformer.h[0].attn.attn_dropout.p
+
+    def embed(self, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """(N,) ids and positions -> (N, C); learned absolute positions are added here."""
+        return self.t.drop(self.t.wte(ids) + self.t.wpe(pos))
+
+    def keys_values(self, block, h: torch.Tensor, pos: torch.Tensor):
+        """Normed (n, C) -> keys, values (n, C) each."""
+        W, b, C = block.attn.c_attn.weight, block.attn.c_attn.bias, self.C  # Conv1D (C, 3C): q | k | v
+        return (h @ W[:, C:] + b[C:]).split(C, dim=1)
+
+    def queries(self, block, h: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Normed (n, C) -> queries (n, C)."""
+        W, b, C = block.attn.c_attn.weight, block.attn.c_attn.bias, self.C
+        return h @ W[:, :C] + b[:C]
+
+    def qkv(self, block, h: torch.Tensor, pos: torch.Tensor):
+        """Normed (n, C) -> q, k, v (n, C) each, in one matrix multiplication."""
+        return block.attn.c_attn(h).split(self.C, dim=1)
+
+    def scaling(self, block) -> float:
+        """The attention's logit scale (1/sqrt(head size) unless the config says otherwise)."""
+        return block.attn.scaling
+
+    def attn_norm(self, block, x):
+        return block.ln_1(x)
+
+    def attn_out(self, block, o: torch.Tensor) -> torch.Tensor:
+        return block.attn.resid_dropout(block.attn.c_proj(o))
+
+    def mlp(self, block, x: torch.Tensor) -> torch.Tensor:
+        """The block's second residual branch, added."""
+        return x + block.mlp(block.ln_2(x))
+
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        return self.t.ln_f(x)
+
+
+class _LlamaOps(_GPT2Ops):
+    """The same operations for a ``LlamaModel``: no position embedding at the input; rotary
+    embeddings turn each query and key by its own position instead."""
+
+    def __init__(self, model):
+        from transformers.models.llama.modeling_llama import rotate_half
+
+        self.t, self.rotate_half = model, rotate_half
+        self.C = model.config.hidden_size
+        self.H = model.config.num_attention_heads
+        self.layers = model.layers
+        self.attn_dropout = model.config.attention_dropout
+        self._pos, self._cos_sin = None, None
+
+    def embed(self, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return self.t.embed_tokens(ids)
+
+    def _turn(self, t: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Rotate (n, C) queries or keys at positions (n,) by their positions."""
+        if self._pos is not pos:  # every block turns the same positions: compute cos/sin once
+            x = t.new_empty(1, pos.numel(), self.C // self.H)
+            cos, sin = self.t.rotary_emb(x, pos[None])  # (1, n, D) each
+            self._pos, self._cos_sin = pos, (cos[0], sin[0])
+        cos, sin = self._cos_sin
+        heads = t.view(t.size(0), self.H, -1)  # (n, H, D); cos/sin (n, D) -> (n, 1, D) per head
+        turned = heads * cos[:, None] + self.rotate_half(heads) * sin[:, None]
+        return turned.reshape(t.shape)
+
+    def keys_values(self, block, h, pos):
+        a = block.self_attn
+        return self._turn(a.k_proj(h), pos), a.v_proj(h)
+
+    def queries(self, block, h, pos):
+        return self._turn(block.self_attn.q_proj(h), pos)
+
+    def qkv(self, block, h, pos):
+        return (self.queries(block, h, pos), *self.keys_values(block, h, pos))
+
+    def scaling(self, block) -> float:
+        return block.self_attn.scaling
+
+    def attn_norm(self, block, x):
+        return block.input_layernorm(x)
+
+    def attn_out(self, block, o):
+        return block.self_attn.o_proj(o)
+
+    def mlp(self, block, x):
+        return x + block.mlp(block.post_attention_layernorm(x))
+
+    def final_norm(self, x):
+        return self.t.norm(x)
+
+
+def _ops(transformer) -> _GPT2Ops:
+    """The operations of ``transformer`` (a ``GPT2Model`` or a ``LlamaModel``)."""
+    if hasattr(transformer, "wte"):
+        return _GPT2Ops(transformer)
+    if hasattr(transformer, "embed_tokens") and hasattr(transformer, "rotary_emb"):
+        return _LlamaOps(transformer)
+    raise TypeError(f"shared_prompt_forward supports GPT2Model and LlamaModel, not {type(transformer).__name__}")
+
+
 def shared_prompt_forward(
     transformer,
     input_ids: torch.Tensor,
@@ -94,7 +203,8 @@ def shared_prompt_forward(
     prompt_len: torch.Tensor,
     last_only: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, Packing]:
-    """The final hidden states (after ``ln_f``) of a ``GPT2Model`` over preference pairs.
+    """The final hidden states (after the final norm) of a ``GPT2Model`` or ``LlamaModel`` over
+    preference pairs.
 
     ``input_ids``/``attention_mask`` (2B, T), right-padded, rows ``i`` and ``B + i`` being one
     pair's chosen and rejected conversation; ``prompt_len`` (B,) the tokens of pair i's prompt
@@ -109,13 +219,14 @@ def shared_prompt_forward(
     B, dev, Na = pk.prompt_len.numel(), input_ids.device, pk.n_chosen
     P, len_a, len_r = pk.prompt_len, pk.chosen_len, pk.rejected_len
     Ta, Tr, Pm = int(len_a.max()), int(len_r.max()), int(P.max())
-    H, C = transformer.h[0].attn.num_heads, transformer.embed_dim
+    ops = _ops(transformer)
+    H, C = transformer.config.num_attention_heads, ops.C
     ar_a, ar_r, ar_p = (torch.arange(n, device=dev) for n in (Ta, Tr, Pm))
     # slot_a / slot_r: (Na,) / (Nr,) places of the packed tokens in the flattened padded rows.
     slot_a = (ar_a[None, :] < len_a[:, None]).reshape(-1).nonzero().squeeze(1)
     slot_r = (ar_r[None, :] < len_r[:, None]).reshape(-1).nonzero().squeeze(1)
     pos = torch.cat([ar_a.expand(B, Ta).reshape(-1)[slot_a], (P[:, None] + ar_r).reshape(-1)[slot_r]])  # (N,)
-    x = transformer.drop(transformer.wte(pk.ids) + transformer.wpe(pos))  # (N, C)
+    x = ops.embed(pk.ids, pos)  # (N, C)
 
     def padded(t: torch.Tensor, slots: torch.Tensor, T: int) -> torch.Tensor:
         """(n, C) packed tokens -> (B, H, T, C/H) padded heads (zeros at padding)."""
@@ -143,41 +254,39 @@ def shared_prompt_forward(
         ],
         dim=2,
     )[:, None]
-    p_drop = transformer.h[0].attn.attn_dropout.p if transformer.training else 0.0
-    blocks = transformer.h[:-1] if last_only else transformer.h
+    p_drop = ops.attn_dropout if transformer.training else 0.0
+    blocks = ops.layers[:-1] if last_only else ops.layers
     for block in blocks:
-        attn = block.attn
-        q, k, v = attn.c_attn(block.ln_1(x)).split(C, dim=1)  # (N, C) each
+        scale = ops.scaling(block)
+        q, k, v = ops.qkv(block, ops.attn_norm(block, x), pos)  # (N, C) each
         ka, va, kr, vr = keys_values(k, v)
         # Right padding: causal alone is exact for the chosen rows' real queries.
-        out_a = sdpa(padded(q[:Na], slot_a, Ta), ka, va, is_causal=True, dropout_p=p_drop, scale=attn.scaling)
-        out_r = sdpa(padded(q[Na:], slot_r, Tr), kr, vr, attn_mask=mask_r, dropout_p=p_drop, scale=attn.scaling)
-        x = x + attn.resid_dropout(attn.c_proj(torch.cat([packed(out_a, slot_a), packed(out_r, slot_r)])))
-        x = x + block.mlp(block.ln_2(x))
+        out_a = sdpa(padded(q[:Na], slot_a, Ta), ka, va, is_causal=True, dropout_p=p_drop, scale=scale)
+        out_r = sdpa(padded(q[Na:], slot_r, Tr), kr, vr, attn_mask=mask_r, dropout_p=p_drop, scale=scale)
+        x = x + ops.attn_out(block, torch.cat([packed(out_a, slot_a), packed(out_r, slot_r)]))
+        x = ops.mlp(block, x)
     if not last_only:
-        return transformer.ln_f(x), pk
+        return ops.final_norm(x), pk
 
     # Final block at the last tokens only: keys and values everywhere, the rest at 2B positions.
-    block = transformer.h[-1]
-    attn = block.attn
-    h = block.ln_1(x)  # (N, C)
-    W, b = attn.c_attn.weight, attn.c_attn.bias  # Conv1D: (C, 3C), (3C,); columns q | k | v
-    k, v = (h @ W[:, C:] + b[C:]).split(C, dim=1)  # (N, C) each
+    block = ops.layers[-1]
+    scale = ops.scaling(block)
+    h = ops.attn_norm(block, x)  # (N, C)
+    k, v = ops.keys_values(block, h, pos)  # (N, C) each
     ka, va, kr, vr = keys_values(k, v)
     # Real tokens are a prefix of each row, so a row's last token is at its start + length - 1.
     at = torch.cat([pk.chosen_start() + len_a - 1, pk.rejected_start() + len_r - 1])  # (2B,)
-    q = (h[at] @ W[:, :C] + b[:C]).view(2 * B, H, 1, -1)  # (2B, H, 1, C/H)
+    q = ops.queries(block, h[at], pos[at]).view(2 * B, H, 1, -1)  # (2B, H, 1, C/H)
     see_a = (ar_a[None, :] < len_a[:, None])[:, None, None, :]  # (B, 1, 1, Ta)
     see_r = torch.cat([ar_p[None, :] < P[:, None], ar_r[None, :] < len_r[:, None]], 1)[:, None, None, :]
-    out_a = sdpa(q[:B], ka, va, attn_mask=see_a, dropout_p=p_drop, scale=attn.scaling)  # (B, H, 1, C/H)
-    out_r = sdpa(q[B:], kr, vr, attn_mask=see_r, dropout_p=p_drop, scale=attn.scaling)
-    y = x[at] + attn.resid_dropout(attn.c_proj(torch.cat([out_a, out_r]).reshape(2 * B, C)))  # (2B, C)
-    y = y + block.mlp(block.ln_2(y))
-    return transformer.ln_f(y)
+    out_a = sdpa(q[:B], ka, va, attn_mask=see_a, dropout_p=p_drop, scale=scale)  # (B, H, 1, C/H)
+    out_r = sdpa(q[B:], kr, vr, attn_mask=see_r, dropout_p=p_drop, scale=scale)
+    y = x[at] + ops.attn_out(block, torch.cat([out_a, out_r]).reshape(2 * B, C))  # (2B, C)
+    return ops.final_norm(ops.mlp(block, y))
 
 
 def pair_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, prompt_len: torch.Tensor):
-    """Summed response log-probs of each row of a ``GPT2LMHeadModel`` over preference pairs.
+    """Summed response log-probs of each row of a causal LM (GPT-2 or Llama) over preference pairs.
 
     Same inputs as :func:`shared_prompt_forward`. Returns ``(logps, n_tokens)``, each (2B,):
     log pi(response | prompt) of every row, chosen rows first, and its response length. Equal to
@@ -185,7 +294,7 @@ def pair_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, 
     forward. The first response token of a rejected row is predicted from the prompt's last
     position, which lives in the chosen row.
     """
-    hidden, pk = shared_prompt_forward(model.transformer, input_ids, attention_mask, prompt_len)
+    hidden, pk = shared_prompt_forward(model.base_model, input_ids, attention_mask, prompt_len)
     B, dev = pk.prompt_len.numel(), input_ids.device
     P, n_c, n_r = pk.prompt_len, pk.chosen_len - pk.prompt_len, pk.rejected_len  # (B,) each
     # Every predicted token: which pair it belongs to, and its offset in that pair's response.

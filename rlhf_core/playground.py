@@ -487,7 +487,7 @@ def _fit_context(lm: LoadedModel, prompt: str, response: str, margin: int = 8) -
     ``reward.score_texts`` cuts conversations at 160 tokens, which is longer than a small
     model's 128 positions; we keep the first tokens of each and say whether the answer was cut.
     """
-    n = int(lm.model.config.n_positions)
+    n = int(lm.model.config.max_position_embeddings)
     tok = lm.tokenizer
     prompt_ids = tok.encode(prompt, add_special_tokens=False)
     prompt_budget = n // 2 - margin

@@ -218,7 +218,7 @@ class PPOTrainer(StepTrainer):
         for frozen in (reference, reward_model):
             if frozen is not None:
                 frozen.eval().requires_grad_(False)
-        self.value_head = ValueHead(policy.config.n_embd).to(self.device)
+        self.value_head = ValueHead(policy.config.hidden_size).to(self.device)
         self.optimizer = torch.optim.AdamW(
             [
                 {"params": policy.parameters(), "lr": config.lr},

@@ -197,15 +197,16 @@ def sample_preference_pairs(
 
 
 def reward_model_from_policy(policy):
-    """A ``GPT2ForSequenceClassification`` (one label) whose transformer starts as ``policy``'s."""
-    from transformers import GPT2ForSequenceClassification
+    """A sequence classifier (one label) of ``policy``'s architecture whose transformer starts as
+    ``policy``'s: ``GPT2ForSequenceClassification`` or ``LlamaForSequenceClassification``."""
+    from transformers import AutoModelForSequenceClassification
 
     config = policy.config.__class__.from_dict(policy.config.to_dict())
     config.num_labels = 1
     config.problem_type = "regression"
-    model = GPT2ForSequenceClassification(config)
-    model.transformer.load_state_dict(policy.transformer.state_dict())
-    torch.nn.init.normal_(model.score.weight, std=1.0 / (config.n_embd + 1) ** 0.5)
+    model = AutoModelForSequenceClassification.from_config(config)
+    model.base_model.load_state_dict(policy.base_model.state_dict())
+    torch.nn.init.normal_(model.score.weight, std=1.0 / (config.hidden_size + 1) ** 0.5)
     return model.to(next(policy.parameters()).device)
 
 
@@ -216,7 +217,7 @@ def last_token_scores(reward_model, input_ids: torch.Tensor, attention_mask: tor
     padding (PPO's prompts) and right padding (training pairs) both work.
     """
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T)
-    hidden = reward_model.transformer(
+    hidden = reward_model.base_model(
         input_ids=input_ids, attention_mask=attention_mask, position_ids=positions
     ).last_hidden_state  # (B, T, C)
     # Index of the last 1 in each mask row: T-1 minus the index of the first 1 in the flipped row.
@@ -234,7 +235,7 @@ def pair_scores(reward_model, input_ids: torch.Tensor, attention_mask: torch.Ten
     Returns (2B,) scores in the same row order. See :func:`packed.shared_prompt_forward`: each
     prompt runs once, padding is skipped, and the final block runs only at the last tokens.
     """
-    hidden = shared_prompt_forward(reward_model.transformer, input_ids, attention_mask, prompt_len, last_only=True)
+    hidden = shared_prompt_forward(reward_model.base_model, input_ids, attention_mask, prompt_len, last_only=True)
     return reward_model.score(hidden).view(-1)  # (2B, C) -> (2B,)
 
 
@@ -265,7 +266,7 @@ def score_texts(
             prompts[s : s + batch_size],
             responses[s : s + batch_size],
             ended[s : s + batch_size],
-            max_len=min(160, reward_model.config.n_positions),
+            max_len=min(160, reward_model.config.max_position_embeddings),
         )
         raw = last_token_scores(reward_model, ids.to(device), mask.to(device))
         out += normalised(reward_model, raw).tolist()

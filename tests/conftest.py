@@ -70,15 +70,18 @@ def tiny_tokenizer():
     return build_tokenizer(texts, vocab_size=300)
 
 
-@pytest.fixture(scope="session")
-def stopping_model(tiny_tokenizer):
-    """A 1-layer GPT-2 trained for a few seconds on "say X" -> "X<|end|>" chats, so it answers
-    in a couple of tokens and emits EOS: the real stop-at-EOS path, not a mock."""
+@pytest.fixture(scope="session", params=["learned", "rotary"])
+def stopping_model(tiny_tokenizer, request):
+    """A 1-layer model trained for a few seconds on "say X" -> "X<|end|>" chats, so it answers
+    in a couple of tokens and emits EOS: the real stop-at-EOS path, not a mock. Once as a GPT-2
+    (learned positions) and once as a Llama (rotary positions): every test that uses it runs on
+    both models ``build_model`` makes."""
     from rlhf_core.generate import encode_prompts
     from rlhf_core.models import ModelSize, build_model
 
     tok = tiny_tokenizer
-    model = build_model(tok, ModelSize(n_layer=1, n_embd=64, n_head=2, n_positions=64), seed=0)
+    size = ModelSize(n_layer=1, n_embd=64, n_head=2, n_positions=64, positions=request.param)
+    model = build_model(tok, size, seed=0)
     rows = []
     for text in ECHO_TEXTS:
         msgs = [{"role": "user", "content": text}, {"role": "assistant", "content": text.split()[1]}]

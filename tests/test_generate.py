@@ -61,7 +61,7 @@ def test_recorded_logits_and_hidden_match_a_full_forward_pass(tiny_tokenizer, st
     gen = generate(stopping_model, tiny_tokenizer, prompts, cfg, torch.Generator().manual_seed(0), record=True)
     B, R = gen.response_ids.shape
     assert gen.logits.shape == (B, R, stopping_model.config.vocab_size)
-    assert gen.hidden.shape == (B, R, stopping_model.config.n_embd)
+    assert gen.hidden.shape == (B, R, stopping_model.config.hidden_size)
     full_logits, full_hidden = response_logits(
         stopping_model, gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, 1.0, hidden=True
     )

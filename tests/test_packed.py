@@ -31,10 +31,13 @@ def pair_batch(tiny_base, world):
     return tok, ids, mask, labels, prompt_len
 
 
-def sharp_model(tok):
+POSITIONS = ["learned", "rotary"]  # GPT-2 and Llama: the two models build_model makes
+
+
+def sharp_model(tok, positions: str = "learned"):
     """Three blocks (the tiny fixture has one, which would skip the shared-prompt attention), with
     weights large enough that attention is far from uniform and every masking error shows."""
-    model = build_model(tok, ModelSize(n_layer=3, n_embd=32, n_head=2, n_positions=128))
+    model = build_model(tok, ModelSize(n_layer=3, n_embd=32, n_head=2, n_positions=128, positions=positions))
     torch.manual_seed(0)
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.3 if p.dim() > 1 else 0.1)
@@ -56,20 +59,22 @@ DEVICES = [
 ]
 
 
+@pytest.mark.parametrize("positions", POSITIONS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_pair_scores_match_the_plain_forward(pair_batch, device):
+def test_pair_scores_match_the_plain_forward(pair_batch, device, positions):
     tok, ids, mask, _, prompt_len = (t.to(device) if torch.is_tensor(t) else t for t in pair_batch)
-    model = reward_model_from_policy(sharp_model(tok)).to(device).train()
+    model = reward_model_from_policy(sharp_model(tok, positions)).to(device).train()
     plain, plain_grad = values_and_grads(model, last_token_scores(model, ids, mask))
     fast, fast_grad = values_and_grads(model, pair_scores(model, ids, mask, prompt_len))
     assert torch.allclose(fast, plain, atol=1e-5, rtol=1e-5)
     assert (fast_grad - plain_grad).norm() <= 1e-5 * plain_grad.norm()
 
 
+@pytest.mark.parametrize("positions", POSITIONS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_pair_logprobs_match_the_plain_forward(pair_batch, device):
+def test_pair_logprobs_match_the_plain_forward(pair_batch, device, positions):
     tok, ids, mask, labels, prompt_len = (t.to(device) if torch.is_tensor(t) else t for t in pair_batch)
-    model = sharp_model(tok).to(device)
+    model = sharp_model(tok, positions).to(device)
     targets = labels[:, 1:]  # logits[:, t] predicts ids[:, t+1]; prompt and padding are -100
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
     plain, plain_grad = values_and_grads(model, sequence_logprobs(logits, targets, (targets != -100).long()))
