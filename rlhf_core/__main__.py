@@ -36,21 +36,31 @@ def cmd_pretrain(args) -> int:
     from .pretrain import PretrainConfig, PretrainTrainer
 
     _setup(args)  # pre-training runs on the CPU: the shipped base model is made here
-    config = PretrainConfig.tiny() if args.tiny else PretrainConfig.full()
+    config = PretrainConfig.tiny() if args.tiny else PretrainConfig.copying() if args.copying else PretrainConfig.full()
     config.seed = args.seed
     if args.steps:
         config.steps = args.steps
     start = time.time()
     trainer = PretrainTrainer(config, on_status=lambda m: print(f"[pretrain] {m}", file=sys.stderr))
-    bar = tqdm(total=config.steps, desc="pretrain", unit="step", file=sys.stderr)
+    bar = tqdm(total=config.copy_drill_steps + config.steps, desc="pretrain", unit="step", file=sys.stderr)
     history = []
     while not trainer.done():
+        drilling = trainer.drilling
         m = trainer.step()
-        history.append(m)
         bar.update(1)
+        if drilling:
+            bar.set_postfix(drill_loss=f"{m['drill/loss']:.3f}", copy=f"{trainer.drill_copy:.2f}")
+            if not trainer.drilling:  # the drill ended early: the bar's total shrinks to match
+                bar.total = trainer.drill_steps + config.steps
+                bar.refresh()
+            continue
+        history.append(m)
         bar.set_postfix(loss=f"{m['loss/train']:.3f}")
     bar.close()
     val = trainer.validation_loss()
+    from .copying import random_span_copy
+
+    copy_after = random_span_copy(trainer.model.eval(), *trainer.plain_ids)
     wall = time.time() - start
     info = {
         "stage": "pretrain",
@@ -60,6 +70,9 @@ def cmd_pretrain(args) -> int:
         "parameters": sum(p.numel() for p in trainer.model.parameters()),
         "corpus": trainer.corpus_stats,
         "final_train_loss": history[-1]["loss/train"],
+        "copy_drill_steps": trainer.drill_steps,
+        "random_span_copy_after_drill": trainer.drill_copy,
+        "random_span_copy": copy_after,
         **val,
         "wall_seconds": round(wall, 1),
         "threads": __import__("torch").get_num_threads(),
@@ -302,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("assets/models/base"), help="checkpoint folder to write")
     p.add_argument("--steps", type=int, default=None, help="override the number of optimiser steps")
     p.add_argument("--tiny", action="store_true", help="a seconds-long run (for tests)")
+    p.add_argument(
+        "--copying",
+        action="store_true",
+        help="rotary-position model + copy drill first (PretrainConfig.copying; ~34 min on one thread)",
+    )
     _common(p)
     p.set_defaults(func=cmd_pretrain)
 

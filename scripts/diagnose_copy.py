@@ -30,40 +30,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rlhf_core.copying import random_span_copy  # noqa: E402
 from rlhf_core.models import ASSISTANT, BOS, EOS, USER, load  # noqa: E402
 from rlhf_core.world import knowledge  # noqa: E402
 
 STORY_FRAME = "Ana asked Ben how to {a}. Ben said: here is how to"
 CHAT_FRAME = BOS + USER + "How do I {a}?" + EOS + ASSISTANT + "Here is how to"
-
-
-@torch.no_grad()
-def random_span_copy(model, low: int, high: int, n: int = 16, span: int = 20, seed: int = 0) -> float:
-    """Share of a repeat's tokens predicted right (greedy) after the same random tokens once.
-
-    Row i is random filler, then a random span of length L_i in [span / 2, span], then the same
-    span again; every row has the same length. The lengths differ between rows so that copying
-    from a fixed distance back (a positional trick a model can learn instead of induction) scores
-    on few rows only. Token ids are drawn from ``[low, high)`` (skip the special tokens). The first
-    token of each repeat is not scored: nothing says where the repeat starts.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    length = 2 * span + 8
-    rows, scored = [], []
-    for _ in range(n):
-        size = int(torch.randint(span // 2, span + 1, (1,), generator=gen))
-        filler = torch.randint(low, high, (length - 2 * size,), generator=gen)
-        half = torch.randint(low, high, (size,), generator=gen)
-        rows.append(torch.cat([filler, half, half]))  # (length,)
-        scored.append(length - size + 1)  # first scored target position
-    ids = torch.stack(rows)  # (n, length)
-    predicted = model(input_ids=ids).logits.argmax(-1)  # (n, length); position t predicts t + 1
-    hits = total = 0
-    for row, first in enumerate(scored):
-        # Targets first .. length - 1 are predicted at positions first - 1 .. length - 2.
-        hits += int((predicted[row, first - 1 : length - 1] == ids[row, first:]).sum())
-        total += length - first
-    return hits / total
 
 
 @torch.no_grad()
