@@ -130,3 +130,28 @@ def test_dpo_alongside_ppo_gives_the_same_results_as_after_it(tiny_base_dir, tmp
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), stage
         ev_a, ev_b = runs[True][stage]["eval"], runs[False][stage]["eval"]
         assert ev_a["gold_score"] == ev_b["gold_score"] and ev_a["samples"] == ev_b["samples"], stage
+
+
+def test_pipeline_tiny_runs_on_a_rotary_model(world, tmp_path, capsys):
+    """Every stage (SFT, pairs, reward model with its packed step, PPO, DPO, evaluation) on the
+    Llama-block model that ``ModelSize(positions="rotary")`` builds, not only on GPT-2."""
+    import math
+
+    from rlhf_core.models import ModelSize, save_checkpoint
+    from rlhf_core.pretrain import PretrainConfig, PretrainTrainer
+
+    cfg = PretrainConfig.tiny()
+    cfg.size = ModelSize(n_layer=1, n_embd=32, n_head=2, n_positions=128, positions="rotary")
+    trainer = PretrainTrainer(cfg, world=world)
+    while not trainer.done():
+        trainer.step()
+    save_checkpoint(trainer.model, trainer.tokenizer, tmp_path / "base")
+    out = tmp_path / "run"
+    assert main(["pipeline", "--out", str(out), "--base", str(tmp_path / "base"), "--preset", "tiny"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for stage in ("sft", "reward", "ppo", "dpo"):
+        config = json.loads((out / stage / "config.json").read_text())
+        assert config["model_type"] == "llama", stage
+        losses = [v for step in metrics[stage]["history"] for k, v in step.items() if k.startswith("loss/")]
+        assert losses and all(math.isfinite(v) for v in losses), stage
+    assert 0 <= metrics["ppo"]["eval"]["gold_score"] <= 1
