@@ -136,8 +136,9 @@ class PretrainTrainer:
         # same schedule as without it. Token ids skip the special tokens.
         self.plain_ids = (max(self.tokenizer.all_special_ids) + 1, len(self.tokenizer))
         self.drill_steps = 0
-        self.drill_copy = random_span_copy(self.model.eval(), *self.plain_ids)
         self.drilling = config.copy_drill_steps > 0
+        # The drill's last copy reading (None without a drill).
+        self.drill_copy = random_span_copy(self.model.eval(), *self.plain_ids) if self.drilling else None
         self._drill_generator = torch.Generator().manual_seed(config.seed + 100)
         self._drill_optimizer = (
             torch.optim.AdamW(

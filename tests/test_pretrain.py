@@ -65,6 +65,7 @@ def test_copy_share_mixes_drill_windows_into_corpus_batches(world):
     cfg = PretrainConfig.tiny()
     cfg.copy_share = 0.25  # 2 of the tiny preset's 8 windows
     trainer = PretrainTrainer(cfg, world=world)
+    assert not trainer.drilling and trainer.drill_copy is None  # no drill unless asked for
     batch = trainer._next_batch()
     corpus = {tuple(w) for w in trainer.train_windows.tolist()}
     kinds = [tuple(row) in corpus for row in batch.tolist()]
@@ -81,7 +82,7 @@ def test_copy_drill_teaches_a_rotary_model_to_copy(world):
 
     cfg = PretrainConfig.tiny()
     cfg.size = ModelSize(n_layer=2, n_embd=64, n_head=2, n_positions=128, positions="rotary")
-    # About 750 drill steps (30-45 s on one thread) take this model from 0.00 to 0.95.
+    # About 750 drill steps (25-45 s on one thread) take this model from 0.00 to 0.95.
     cfg.copy_drill_steps, cfg.copy_drill_target, cfg.copy_drill_lr, cfg.batch_size = 1000, 0.9, 1e-3, 32
     trainer = PretrainTrainer(cfg, world=world)
     before = trainer.drill_copy
