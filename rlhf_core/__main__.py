@@ -32,6 +32,7 @@ def _setup(args):
 def cmd_pretrain(args) -> int:
     from tqdm import tqdm
 
+    from .copying import random_span_copy
     from .models import save_checkpoint, size_dict
     from .pretrain import PretrainConfig, PretrainTrainer
 
@@ -58,8 +59,6 @@ def cmd_pretrain(args) -> int:
         bar.set_postfix(loss=f"{m['loss/train']:.3f}")
     bar.close()
     val = trainer.validation_loss()
-    from .copying import random_span_copy
-
     copy_after = random_span_copy(trainer.model.eval(), *trainer.plain_ids)
     wall = time.time() - start
     info = {

@@ -18,6 +18,12 @@ from __future__ import annotations
 import torch
 
 
+def plain_id_range(tokenizer) -> tuple[int, int]:
+    """``(low, high)``: the token ids after the special tokens, which drills and copy tests draw
+    from (the special tokens are the first ids of every tokenizer ``models.build_tokenizer`` makes)."""
+    return max(tokenizer.all_special_ids) + 1, len(tokenizer)
+
+
 def repeated_spans(n: int, length: int, low: int, high: int, generator: torch.Generator) -> torch.Tensor:
     """(n, length) windows of random token spans, each followed by itself: ``a b c a b c d e d e``.
 

@@ -115,9 +115,15 @@ def build_model(tokenizer, size: ModelSize | None = None, seed: int = 0):
     size = size or ModelSize()
     if size.positions not in ("learned", "rotary"):
         raise ValueError(f"positions must be 'learned' or 'rotary', not {size.positions!r}")
+    common = dict(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
     if size.positions == "rotary":
         config = LlamaConfig(
-            vocab_size=len(tokenizer),
             max_position_embeddings=size.n_positions,
             hidden_size=size.n_embd,
             # SwiGLU has three matrices where GPT-2's MLP has two of width 4C: 8C/3 (rounded to a
@@ -126,33 +132,27 @@ def build_model(tokenizer, size: ModelSize | None = None, seed: int = 0):
             num_hidden_layers=size.n_layer,
             num_attention_heads=size.n_head,
             num_key_value_heads=size.n_head,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            tie_word_embeddings=True,
+            **common,
         )
-        torch.manual_seed(seed)
-        return LlamaForCausalLM(config)
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=size.n_positions,
-        n_embd=size.n_embd,
-        n_layer=size.n_layer,
-        n_head=size.n_head,
-        # GPT-2's tanh-approximated GELU (the same function as "gelu_new") as one fused kernel:
-        # the unfused version spent ~15% of every CPU forward pass in its separate element-wise ops.
-        activation_function="gelu_pytorch_tanh",
-        # No dropout: it would make PPO's old and new log-probs disagree on identical weights.
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
+        model_class = LlamaForCausalLM
+    else:
+        config = GPT2Config(
+            n_positions=size.n_positions,
+            n_embd=size.n_embd,
+            n_layer=size.n_layer,
+            n_head=size.n_head,
+            # GPT-2's tanh-approximated GELU (the same function as "gelu_new") as one fused kernel:
+            # the unfused version spent ~15% of every CPU forward pass in its separate element-wise ops.
+            activation_function="gelu_pytorch_tanh",
+            # No dropout: it would make PPO's old and new log-probs disagree on identical weights.
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            **common,
+        )
+        model_class = GPT2LMHeadModel
     torch.manual_seed(seed)
-    return GPT2LMHeadModel(config)
+    return model_class(config)
 
 
 def load_tokenizer(path: str | os.PathLike):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .copying import random_span_copy, repeated_spans
+from .copying import plain_id_range, random_span_copy, repeated_spans
 from .models import ModelSize, build_model, build_tokenizer
 
 
@@ -134,7 +134,7 @@ class PretrainTrainer:
         self.step_count = 0
         # Copy drill: its own data stream and optimiser, so the corpus phase after it is the
         # same schedule as without it. Token ids skip the special tokens.
-        self.plain_ids = (max(self.tokenizer.all_special_ids) + 1, len(self.tokenizer))
+        self.plain_ids = plain_id_range(self.tokenizer)
         self.drill_steps = 0
         self.drilling = config.copy_drill_steps > 0
         # The drill's last copy reading (None without a drill).
@@ -180,18 +180,24 @@ class PretrainTrainer:
             batch[:n] = repeated_spans(n, batch.size(1), *self.plain_ids, self.generator)
         return batch
 
+    def _update(self, optimizer: torch.optim.Optimizer, batch: torch.Tensor) -> float:
+        """One next-token step on (B, T) ``batch`` with ``optimizer`` (gradients clipped to 1);
+        returns the loss. The drill and the corpus phase differ only in data and optimiser."""
+        loss = self.model(input_ids=batch, labels=batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        optimizer.step()
+        return loss.item()
+
     def _drill_step(self) -> dict[str, float]:
         """One step of the copy drill; every 50 steps it measures the copy and may end the drill."""
         self.model.train()
         c = self.config
         batch = repeated_spans(c.batch_size, c.seq_len, *self.plain_ids, self._drill_generator)  # (B, T)
-        loss = self.model(input_ids=batch, labels=batch).loss
-        self._drill_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self._drill_optimizer.step()
+        loss = self._update(self._drill_optimizer, batch)
         self.drill_steps += 1
-        out = {"drill/loss": loss.item()}
+        out = {"drill/loss": loss}
         if self.drill_steps % 50 == 0 or self.drill_steps >= c.copy_drill_steps:
             self.drill_copy = random_span_copy(self.model.eval(), *self.plain_ids)
             out["drill/copy"] = self.drill_copy
@@ -208,14 +214,10 @@ class PretrainTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         batch = self._next_batch()
-        loss = self.model(input_ids=batch, labels=batch).loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
+        loss = self._update(self.optimizer, batch)
         self.step_count += 1
         return {
-            "loss/train": loss.item(),
+            "loss/train": loss,
             "train/lr": lr,
             "train/tokens": float(self.step_count * batch.numel()),
         }

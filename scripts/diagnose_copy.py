@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rlhf_core.copying import random_span_copy  # noqa: E402
+from rlhf_core.copying import plain_id_range, random_span_copy  # noqa: E402
 from rlhf_core.models import ASSISTANT, BOS, EOS, USER, load  # noqa: E402
 from rlhf_core.world import knowledge  # noqa: E402
 
@@ -69,8 +69,7 @@ def activity_sets(n_nonce: int = 30, seed: int = 123) -> dict[str, list[str]]:
 
 def diagnose(model, tokenizer) -> dict[str, float]:
     """All three readings for one checkpoint."""
-    low = max(tokenizer.all_special_ids) + 1
-    row = {"random-span copy": random_span_copy(model, low, len(tokenizer))}
+    row = {"random-span copy": random_span_copy(model, *plain_id_range(tokenizer))}
     for name, items in activity_sets().items():
         row[f"story frame, {name}"] = copy_rate(model, tokenizer, STORY_FRAME, items)
         row[f"chat frame, {name}"] = copy_rate(model, tokenizer, CHAT_FRAME, items)
