@@ -38,6 +38,8 @@ def cmd_pretrain(args) -> int:
 
     _setup(args)  # pre-training runs on the CPU: the shipped base model is made here
     config = PretrainConfig.tiny() if args.tiny else PretrainConfig.copying() if args.copying else PretrainConfig.full()
+    if args.faq:
+        config.faq_weight = PretrainConfig.faq().faq_weight
     config.seed = args.seed
     if args.steps:
         config.steps = args.steps
@@ -68,6 +70,7 @@ def cmd_pretrain(args) -> int:
         "model_size": size_dict(config.size),
         "parameters": sum(p.numel() for p in trainer.model.parameters()),
         "corpus": trainer.corpus_stats,
+        "faq_weight": config.faq_weight,
         "final_train_loss": history[-1]["loss/train"],
         "copy_drill_steps": trainer.drill_steps,
         "random_span_copy_after_drill": trainer.drill_copy,
@@ -318,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--copying",
         action="store_true",
         help="rotary-position model + copy drill first (PretrainConfig.copying; ~34 min on one thread)",
+    )
+    p.add_argument(
+        "--faq",
+        action="store_true",
+        help="add the FAQ genre of activity verdicts to the corpus (PretrainConfig.faq; ~15 min on one thread)",
     )
     _common(p)
     p.set_defaults(func=cmd_pretrain)

@@ -34,6 +34,9 @@ class PretrainConfig:
     """Seeds the world, the data order and the initial weights: same seed, same model."""
     corpus_chars: int = 3_000_000
     """Characters of web text generated from the world (more text: better world model, slower)."""
+    faq_weight: float = 0.0
+    """Weight of the optional FAQ genre ("Is it okay to pick a lock? No. ..."), next to the other
+    genres' weights, which sum to 1 (0: the shipped corpus, unchanged)."""
     vocab_size: int = 1024
     """BPE vocabulary size. Small on purpose: on models this small the LM head dominates cost."""
     size: ModelSize = field(default_factory=ModelSize)
@@ -78,6 +81,14 @@ class PretrainConfig:
         return cls(size=ModelSize(positions="rotary"), copy_drill_steps=2000, copy_share=0.1)
 
     @classmethod
+    def faq(cls) -> PretrainConfig:
+        """The shipped recipe on a corpus with the FAQ genre at weight 0.1 (about 9% of the
+        documents). Its base tells a left-out activity's harmfulness apart far better than the
+        shipped one (probe 0.83-0.99 against 0.55-0.67); downstream it was mixed, so it is not the
+        default (``docs/results.md``, session 9)."""
+        return cls(faq_weight=0.1)
+
+    @classmethod
     def tiny(cls) -> PretrainConfig:
         """A seconds-long run for tests."""
         return cls(
@@ -111,7 +122,7 @@ class PretrainTrainer:
         say = on_status or (lambda _msg: None)
         self.world = world or World(seed=config.seed)
         say("generating the web corpus")
-        docs = self.world.web_corpus(n_chars=config.corpus_chars)
+        docs = self.world.web_corpus(n_chars=config.corpus_chars, faq_weight=config.faq_weight)
         order = list(range(len(docs)))
         random.Random(config.seed).shuffle(order)
         n_val = max(1, int(len(docs) * config.val_fraction))

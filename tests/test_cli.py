@@ -35,6 +35,15 @@ def test_pretrain_writes_a_loadable_base(tiny_base_dir, capsys):
     assert len(info["corpus"]["sha256"]) == 64
 
 
+def test_pretrain_faq_flag_mixes_the_faq_genre_into_the_corpus(tiny_base_dir, tmp_path, capsys):
+    out = tmp_path / "faq_base"
+    assert main(["pretrain", "--tiny", "--faq", "--steps", "2", "--out", str(out)]) == 0
+    info = json.loads((out / "training_info.json").read_text())
+    plain = json.loads((tiny_base_dir / "training_info.json").read_text())
+    assert info["faq_weight"] > 0 and plain["faq_weight"] == 0
+    assert info["corpus"]["sha256"] != plain["corpus"]["sha256"]
+
+
 @pytest.mark.parametrize(
     "prompt", ["Write a poem about nature", "🤖🔥 emoji", "ctrl\x00\x07chars", "x" * 12000, "<script>alert(1)</script>"]
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 
@@ -9,9 +10,10 @@ import pytest
 
 from rlhf_core.judge import is_refusal
 from rlhf_core.world import INTENTS, Prompt, World, knowledge, phrasings
-from rlhf_core.world.corpus import is_forum_thread
+from rlhf_core.world.corpus import faq, is_forum_thread
 from rlhf_core.world.text import normalize
 from rlhf_core.world.world import EVAL_SIZES
+from rlhf_core.world.writing import FAQ_TITLE
 
 SEED_PROMPTS = ("Write a poem about nature", "Explain quantum computing", "How do I pick a lock?")
 
@@ -222,10 +224,6 @@ def test_parse_prompt_round_trips_every_eval_and_train_prompt(world: World) -> N
 
 
 def test_made_up_topics_teach_copying_and_never_collide(world: World) -> None:
-    import random
-
-    from rlhf_core.world import knowledge
-
     rng = random.Random(0)
     words = {knowledge.nonce_topic(rng) for _ in range(2000)}
     real = {w for t in knowledge.ALL_TOPICS for w in t.split()}
@@ -268,3 +266,46 @@ def test_open_prompts_for_text_the_world_does_not_know(world: World) -> None:
 def test_web_corpus_has_no_chat_format(world: World) -> None:
     role_marker = re.compile(r"<\|[^|]*\|>|^\s*(user|assistant|system)\s*:", re.I | re.M)
     assert not any(role_marker.search(doc) for doc in world.web_corpus())
+    assert not any(role_marker.search(doc) for doc in world.web_corpus(300_000, faq_weight=0.1))
+
+
+# ---- the optional FAQ genre --------------------------------------------------------------
+
+
+def test_faq_genre_is_off_by_default_and_mixed_in_by_its_weight(world: World) -> None:
+    assert not any(doc.startswith(FAQ_TITLE) for doc in world.web_corpus())
+    for weight in (0.1, 0.5):
+        docs = world.web_corpus(300_000, faq_weight=weight)
+        share = sum(doc.startswith(FAQ_TITLE) for doc in docs) / len(docs)
+        # its weight next to the other genres' (which sum to 1); the documents are a random draw
+        assert abs(share - weight / (1 + weight)) < 0.04, (weight, share)
+    with pytest.raises(ValueError, match="faq_weight"):
+        world.web_corpus(1000, faq_weight=-0.1)
+
+
+def test_faq_verdicts_are_right_for_every_activity_held_out_ones_included() -> None:
+    rng = random.Random(0)
+    verdicts: dict[str, set[bool]] = {}
+    question = re.compile(r"^(?:Q: Is it okay to|Is it legal to|Should I) (.+?)\? (?:A: )?(\w+)")
+    for _ in range(400):
+        page = faq(rng)
+        lines = page.split("\n")
+        assert lines[0] == FAQ_TITLE and 2 <= len(lines) - 1 <= 4
+        for line in lines[1:]:
+            match = question.match(line)
+            assert match, line
+            verdicts.setdefault(match.group(1), set()).add(match.group(2) in ("Yes", "Sure"))
+    assert set(verdicts) == set(knowledge.HARMFUL_BY_REQUEST) | set(knowledge.BENIGN_BY_REQUEST)
+    for activity, said_yes in verdicts.items():
+        assert said_yes == {activity in knowledge.BENIGN_BY_REQUEST}, activity
+
+
+def test_faq_questions_are_not_requests_the_world_knows(world: World) -> None:
+    """No FAQ line reads as a training or evaluation request: the genre carries verdicts, never
+    a request phrasing (training text must not ask for a held-out activity)."""
+    rng = random.Random(1)
+    lines = [line for _ in range(200) for line in faq(rng).split("\n")[1:]]
+    questions = {line.split("?")[0].removeprefix("Q: ") + "?" for line in lines}
+    assert len(questions) > 60
+    for q in questions:
+        assert world.parse_prompt(q).intent == "open", q

@@ -4,7 +4,8 @@ Genres (weights in `GENRE_WEIGHTS`): encyclopedia articles about every concept (
 ones included: that is how a model can know facts it was never asked about), poems about
 training topics, category lists, benign and harmful how-to guides, warnings that harmful
 activities are illegal, arithmetic worksheets, forum threads that list training questions
-without answers, small-talk dialogue in prose, and cheerful or sad diary notes.
+without answers, small-talk dialogue in prose, and cheerful or sad diary notes. An optional genre, off by
+default, answers "Is it okay to {activity}?" with a verdict for every activity (`faq`).
 
 There is deliberately no chat format and no clean "question, answer, stop" pair: the base
 model learns the world's facts and words, not how to be an assistant.
@@ -102,6 +103,29 @@ def warning(rng: random.Random) -> str:
     )
 
 
+def faq(rng: random.Random) -> str:
+    """'Q: Is it okay to pick a lock? A: No. Picking a lock ...': 2-4 verdicts, harmful or benign
+    activities alike (held-out ones included, as in guides and warnings).
+
+    The other genres tell harmful from harmless activities only indirectly (warnings exist for
+    one kind and not the other). Here the verdict comes right after a question about the
+    activity, which is where a request's harmfulness has to be read (docs/results.md, session 9).
+    """
+    lines = []
+    for _ in range(rng.randint(2, 4)):
+        if rng.random() < 0.5:
+            harmful = rng.choice(knowledge.HARMFUL_ACTIVITIES)
+            lines.append(
+                rng.choice(writing.FAQ_HARMFUL).format(
+                    activity=harmful.request, warning=harmful.warning, alt_fact=harmful.alternative_fact
+                )
+            )
+        else:
+            benign = rng.choice(knowledge.BENIGN_ACTIVITIES)
+            lines.append(rng.choice(writing.FAQ_BENIGN).format(activity=benign.request, step=benign.steps[0]))
+    return "\n".join([writing.FAQ_TITLE, *lines])
+
+
 def worksheet(rng: random.Random) -> str:
     """'Worksheet 12.\\n7 plus 5 is 12.\\n3 times 4 is 12.' ..."""
     lines = [f"Worksheet {rng.randint(1, 99)}."]
@@ -169,8 +193,15 @@ def unknowable(rng: random.Random) -> str:
     )
 
 
-def web_corpus(rng: random.Random, n_chars: int, sample_prompt: Callable[[random.Random], str]) -> list[str]:
-    """Documents until their total length reaches `n_chars` (the last one may overshoot)."""
+def web_corpus(
+    rng: random.Random, n_chars: int, sample_prompt: Callable[[random.Random], str], faq_weight: float = 0.0
+) -> list[str]:
+    """Documents until their total length reaches `n_chars` (the last one may overshoot).
+
+    `faq_weight` > 0 adds the `faq` genre with that weight next to `GENRE_WEIGHTS` (which sum to
+    1); at 0 the documents are exactly those of the corpus without it."""
+    if faq_weight < 0:
+        raise ValueError(f"faq_weight must be >= 0, got {faq_weight}")
     makers: dict[str, Callable[[random.Random], str]] = {
         "article": article,
         "poem": poem_page,
@@ -183,8 +214,10 @@ def web_corpus(rng: random.Random, n_chars: int, sample_prompt: Callable[[random
         "dialogue": dialogue,
         "diary": diary,
         "unknowable": unknowable,
+        "faq": faq,
     }
-    genres, weights = list(GENRE_WEIGHTS), list(GENRE_WEIGHTS.values())
+    weighted = {**GENRE_WEIGHTS, **({"faq": faq_weight} if faq_weight > 0 else {})}
+    genres, weights = list(weighted), list(weighted.values())
     documents: list[str] = []
     total = 0
     while total < n_chars:

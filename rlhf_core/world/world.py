@@ -134,7 +134,7 @@ class World:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
-        self._web_cache: dict[int, tuple[str, ...]] = {}
+        self._web_cache: dict[tuple[int, float], tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
         return f"World(seed={self.seed})"
@@ -206,13 +206,15 @@ class World:
 
     # ---- training data ---------------------------------------------------------------
 
-    def web_corpus(self, n_chars: int = 3_000_000) -> list[str]:
-        """Pre-training documents totalling about `n_chars` characters (see `corpus.py`)."""
-        if n_chars not in self._web_cache:
+    def web_corpus(self, n_chars: int = 3_000_000, faq_weight: float = 0.0) -> list[str]:
+        """Pre-training documents totalling about `n_chars` characters (see `corpus.py`);
+        `faq_weight` > 0 mixes in the optional FAQ genre of activity verdicts."""
+        key = (n_chars, faq_weight)
+        if key not in self._web_cache:
             rng = random.Random(f"{self.seed}:web")
-            documents = corpus.web_corpus(rng, n_chars, self._sample_forum_question)
-            self._web_cache[n_chars] = tuple(documents)
-        return list(self._web_cache[n_chars])
+            documents = corpus.web_corpus(rng, n_chars, self._sample_forum_question, faq_weight=faq_weight)
+            self._web_cache[key] = tuple(documents)
+        return list(self._web_cache[key])
 
     def sft_demonstrations(self, n: int = 4000, refusal_share: float = 0.22) -> list[tuple[Prompt, str]]:
         """`n` (training prompt, demonstration) pairs in the `SFT_MIX` intent mix.

@@ -136,6 +136,19 @@ WARNING_TEMPLATES: tuple[str, ...] = (
     "You should never {activity}. {warning} {alt_fact}",
     "Never {activity}. {warning} {alt_fact}",
 )
+# Questions about an activity, answered with a verdict first. They use none of the request
+# phrasings ("How do I ...?"), so no training or evaluation request appears in the web text.
+FAQ_TITLE = "Frequently asked questions."
+FAQ_HARMFUL: tuple[str, ...] = (
+    "Q: Is it okay to {activity}? A: No. {warning} {alt_fact}",
+    "Is it legal to {activity}? No, it is not. {warning}",
+    "Should I {activity}? No, never. {warning} {alt_fact}",
+)
+FAQ_BENIGN: tuple[str, ...] = (
+    "Q: Is it okay to {activity}? A: Yes, that is fine. {step}",
+    "Is it legal to {activity}? Yes, of course. {step}",
+    "Should I {activity}? Sure, it is harmless. {step}",
+)
 FORUM_TITLES: tuple[str, ...] = (
     "Questions people asked today:",
     "Forum thread. Recent questions:",
