@@ -13,7 +13,7 @@ accuracy on
 With the shipped checkpoints (seeds 0-3): dev 0.687, held-out 0.701, while train reaches 0.9 in
 one epoch and 0.997 in six. See docs/results.md, session 9.
 
-Usage: python3 scripts/reward_dev_split.py [--models DIR] [--seeds N] [--dev-share 0.2]
+Usage: python3 scripts/reward_dev_split.py [--models DIR] [--seeds N] [--dev-share 0.2] [--group-by-prompt]
 A diagnosis, not a test. About 20 s per seed on one CPU thread.
 """
 
@@ -70,6 +70,9 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=Path("assets/models"), help="folder with sft/ and reward/")
     ap.add_argument("--seeds", type=int, default=4, help="reward-model seeds 0..N-1")
     ap.add_argument("--dev-share", type=float, default=0.2, help="share of training prompts kept for dev")
+    ap.add_argument(
+        "--group-by-prompt", action="store_true", help="RewardConfig.group_by_prompt (whole prompts per batch)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     policy = load_model(args.models / "sft", kind="policy")
@@ -81,7 +84,7 @@ def main() -> None:
     results = []
     for seed in range(args.seeds):
         config = RewardConfig.full()
-        config.seed, config.eval_every = seed, 10**9
+        config.seed, config.eval_every, config.group_by_prompt = seed, 10**9, args.group_by_prompt
         acc = train_and_score(policy, tokenizer, train, {"train": train[:300], "dev": dev, "heldout": heldout}, config)
         results.append(acc)
         print(f"seed {seed}: " + "  ".join(f"{k} {v:.3f}" for k, v in acc.items()), flush=True)

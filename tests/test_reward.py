@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
+import pytest
 import torch
 
 from rlhf_core.reward import (
@@ -100,14 +102,15 @@ def test_refusal_contrast_shows_look_alikes_a_rejected_refusal(world, monkeypatc
     assert all(p.chosen_score > p.rejected_score and not is_refusal(p.chosen) for p in with_contrast)
 
 
-def test_reward_tiny_run_learns(tiny_sft, world, tmp_path):
+@pytest.mark.parametrize("group_by_prompt", [False, True])
+def test_reward_tiny_run_learns(tiny_sft, world, tmp_path, group_by_prompt):
     policy, tok = tiny_sft
     prompts = world.train_prompts()
     train_pairs = good_vs_generic(world, prompts[:64])
     eval_pairs = good_vs_generic(world, world.eval_prompts()[:32])
     model = reward_model_from_policy(policy)
     before_params = [p.detach().clone() for p in model.parameters()]
-    config = RewardConfig(steps=40, batch_size=16, lr=1e-3, eval_every=40)
+    config = RewardConfig(steps=40, batch_size=16, lr=1e-3, eval_every=40, group_by_prompt=group_by_prompt)
     trainer = RewardTrainer(config, model, tok, train_pairs, eval_pairs)
     before = pair_accuracy(model, tok, eval_pairs)["pair_accuracy"]
     history = run(trainer)
@@ -139,3 +142,38 @@ def test_student_ratings_are_weighted(tiny_sft, world):
     idx = trainer.rng.choices(range(len(trainer.pairs)), weights=trainer.weights, k=2000)
     share = sum(i == len(trainer.pairs) - 1 for i in idx) / len(idx)
     assert 0.7 < share < 0.95  # 50 / (50 + 10)
+
+
+def test_grouped_batches_hold_whole_prompts_and_each_pair_once_per_epoch(tiny_sft):
+    policy, tok = tiny_sft
+    pairs = [PreferencePair(f"prompt {i}", f"good {j}", f"bad {j}") for i in range(20) for j in range(i % 4 + 1)]
+    big = [PreferencePair("big", f"good {j}", f"bad {j}") for j in range(11)]  # more than one batch holds
+    student = [PreferencePair("mine", "yes", "no", source="student")]
+    config = RewardConfig(batch_size=8, group_by_prompt=True, student_weight=3.0)
+    trainer = RewardTrainer(config, reward_model_from_policy(policy), tok, pairs + big, None, student)
+    for _ in range(2):  # two epochs, each complete, in different orders
+        epoch = trainer.grouped_epoch()
+        seen = Counter((p.prompt, p.chosen) for batch in epoch for p in batch)
+        assert seen == Counter({(p.prompt, p.chosen): 1 for p in pairs + big} | {("mine", "yes"): 3})
+        assert all(0 < len(batch) <= 8 for batch in epoch)
+        for prompt in {p.prompt for p in pairs} | {"mine"}:
+            assert sum(any(p.prompt == prompt for p in batch) for batch in epoch) == 1, prompt
+        assert sum(any(p.prompt == "big" for p in batch) for batch in epoch) == 2
+    # the trainer walks through an epoch's batches before drawing the next epoch
+    drawn = [trainer._batch()[0].shape[0] // 2]  # (2B, T) rows -> B pairs
+    while trainer._epoch:
+        drawn.append(trainer._batch()[0].shape[0] // 2)
+    assert sum(drawn) == len(pairs) + len(big) + 3
+
+
+def test_grouped_batches_need_a_pair_that_counts():
+    from types import SimpleNamespace
+
+    trainer = SimpleNamespace(
+        pairs=[PreferencePair("p", "a", "b", source="student")],
+        weights=[0.4],
+        rng=random.Random(0),
+        config=RewardConfig(group_by_prompt=True),
+    )
+    with pytest.raises(ValueError, match="student_weight"):
+        RewardTrainer.grouped_epoch(trainer)
