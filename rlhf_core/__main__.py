@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--faq",
         action="store_true",
-        help="add the FAQ genre of activity verdicts to the corpus (PretrainConfig.faq; ~15 min on one thread)",
+        help="add the FAQ genre of activity verdicts to the corpus (PretrainConfig.faq; ~12.5 min on one thread)",
     )
     _common(p)
     p.set_defaults(func=cmd_pretrain)
