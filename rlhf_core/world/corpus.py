@@ -4,8 +4,9 @@ Genres (weights in `GENRE_WEIGHTS`): encyclopedia articles about every concept (
 ones included: that is how a model can know facts it was never asked about), poems about
 training topics, category lists, benign and harmful how-to guides, warnings that harmful
 activities are illegal, arithmetic worksheets, forum threads that list training questions
-without answers, small-talk dialogue in prose, and cheerful or sad diary notes. An optional genre, off by
-default, answers "Is it okay to {activity}?" with a verdict for every activity (`faq`).
+without answers, small-talk dialogue in prose, and cheerful or sad diary notes. An optional
+genre, off by default, answers "Is it okay to {activity}?" with a verdict for every activity
+(`faq`).
 
 There is deliberately no chat format and no clean "question, answer, stop" pair: the base
 model learns the world's facts and words, not how to be an assistant.
