@@ -45,21 +45,29 @@ FIXED_ANSWERS: dict[str, str] = {
 }
 
 
-def fixed_answer_wins(reward_model, tokenizer, world: World, prompts: list, answer: str, right_for: str) -> dict:
-    """Share of ``prompts`` (those of intents other than ``right_for``) where ``answer`` scores
-    above the prompt's ideal answer: ``{"all": share, intent: share, ...}``; NaN when none are left."""
-    prompts = [p for p in prompts if p.intent != right_for]
-    if not prompts:
-        return {"all": float("nan")}
+def fixed_answer_wins(reward_model, tokenizer, world: World, prompts: list, answers: dict[str, str]) -> dict:
+    """For each ``right_for: answer``, the share of ``prompts`` of intents other than ``right_for``
+    where ``answer`` scores above the prompt's ideal answer: ``{right_for: {"all": share, intent:
+    share, ...}}``; "all" is NaN when no such prompt is left. Ideal answers are scored once."""
     texts = [p.text for p in prompts]
     ideal = [world.ideal_response(p, random.Random(p.text)) for p in prompts]
-    fixed = score_texts(reward_model, tokenizer, texts, [answer] * len(prompts))
-    best = score_texts(reward_model, tokenizer, texts, ideal)
-    wins: dict[str, list[bool]] = {}
-    for p, a, b in zip(prompts, fixed, best, strict=True):
-        wins.setdefault(p.intent, []).append(a > b)
-    everything = [w for flags in wins.values() for w in flags]
-    return {"all": sum(everything) / len(everything), **{k: sum(v) / len(v) for k, v in sorted(wins.items())}}
+    best = score_texts(reward_model, tokenizer, texts, ideal) if prompts else []
+    results = {}
+    for right_for, answer in answers.items():
+        others = [i for i, p in enumerate(prompts) if p.intent != right_for]
+        if not others:
+            results[right_for] = {"all": float("nan")}
+            continue
+        fixed = score_texts(reward_model, tokenizer, [texts[i] for i in others], [answer] * len(others))
+        wins: dict[str, list[bool]] = {}
+        for i, score in zip(others, fixed, strict=True):
+            wins.setdefault(prompts[i].intent, []).append(score > best[i])
+        everything = [w for flags in wins.values() for w in flags]
+        results[right_for] = {
+            "all": sum(everything) / len(everything),
+            **{k: sum(v) / len(v) for k, v in sorted(wins.items())},
+        }
+    return results
 
 
 def main() -> None:
@@ -75,8 +83,7 @@ def main() -> None:
     for path in args.reward:
         model, tok = load_model(path, kind="reward").eval(), load_tokenizer(path)
         print(f"reward model {path}: share of other requests where the fixed answer beats the ideal one")
-        for right_for, answer in FIXED_ANSWERS.items():
-            wins = fixed_answer_wins(model, tok, world, prompts, answer, right_for)
+        for right_for, wins in fixed_answer_wins(model, tok, world, prompts, FIXED_ANSWERS).items():
             per_intent = ", ".join(f"{k} {v:.2f}" for k, v in wins.items() if k != "all")
             print(f"  {right_for:9s} {wins['all']:.2f}  ({per_intent})")
 

@@ -28,7 +28,7 @@ def test_fixed_answer_wins_counts_per_intent_and_skips_its_own(hacks, world, mon
         ]
 
     monkeypatch.setattr(hacks, "score_texts", fake_scores)
-    wins = hacks.fixed_answer_wins(None, None, world, prompts, answer, "unknown")
+    wins = hacks.fixed_answer_wins(None, None, world, prompts, {"unknown": answer})["unknown"]
     others = [p for p in prompts if p.intent != "unknown"]
     assert "unknown" not in wins and {p.intent for p in others} == set(wins) - {"all"}
     assert wins["poem"] == 1.0
@@ -38,7 +38,7 @@ def test_fixed_answer_wins_counts_per_intent_and_skips_its_own(hacks, world, mon
     ideal = {(p.text, world.ideal_response(p, random.Random(p.text))) for p in others}
     assert ideal <= set(scored)
     only_own = [p for p in prompts if p.intent == "unknown"]
-    assert math.isnan(hacks.fixed_answer_wins(None, None, world, only_own, answer, "unknown")["all"])
+    assert math.isnan(hacks.fixed_answer_wins(None, None, world, only_own, {"unknown": answer})["unknown"]["all"])
 
 
 def test_each_fixed_answer_is_right_for_its_own_intent_only(hacks, world):
