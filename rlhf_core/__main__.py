@@ -229,6 +229,10 @@ def _pipeline(args) -> int:
         overrides["ppo"] = {"kl_coef": args.ppo_kl_coef}
     if args.ppo_steps is not None:
         overrides.setdefault("ppo", {})["steps"] = args.ppo_steps
+    if args.sft_echo_rows is not None:
+        if args.sft_echo_rows < 0:
+            raise ValueError(f"--sft-echo-rows must be 0 or more, got {args.sft_echo_rows}.")
+        overrides["sft"] = {"echo_rows": args.sft_echo_rows}
     start = time.time()
     metrics = run_pipeline(
         args.out,
@@ -365,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ppo-kl-coef", type=float, default=None, help="override PPO's beta (0: no KL leash)")
     p.add_argument("--ppo-steps", type=int, default=None, help="override PPO's number of steps")
+    p.add_argument(
+        "--sft-echo-rows",
+        type=int,
+        default=None,
+        help="made-up how-to requests per SFT batch, answered by the opening that repeats the activity "
+        "(SFTConfig.echo_rows; for a base that copies: pretrain --copying)",
+    )
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
     p.add_argument(
         "--sequential", action="store_true", help="run DPO after PPO instead of alongside it on a second core"

@@ -44,6 +44,12 @@ class SFTConfig:
     is a crime) from being overwritten by a few thousand narrow demonstrations. 0: off."""
     replay_chars: int = 400_000
     """Size of the web sample the replay windows are cut from."""
+    echo_rows: int = 0
+    """Requests about made-up activities added to every batch, answered only with the opening that
+    repeats the activity ("How can I shoot the glomaglal?" -> "Here is how to shoot the
+    glomaglal."), loss on that opening alone. They teach the model to carry a new activity from
+    the request into its answer, where its knowledge of that guide can take over; this needs a
+    base that can copy at all (``PretrainConfig.copying``). 0: off."""
 
     @classmethod
     def lesson(cls) -> SFTConfig:
@@ -71,7 +77,7 @@ class SFTTrainer(StepTrainer):
         self.config, self.model, self.tokenizer = config, model.to(device).requires_grad_(True), tokenizer
         self.device = torch.device(device)
         demos = world.sft_demonstrations(n=config.n_demonstrations, refusal_share=config.refusal_share)
-        self.demonstrations = demos
+        self.demonstrations, self.world = demos, world
         self.rng = random.Random(config.seed)
         self.order: list[int] = []
         self.optimizer = torch.optim.AdamW(
@@ -100,7 +106,14 @@ class SFTTrainer(StepTrainer):
         idx, self.order = self.order[: self.config.batch_size], self.order[self.config.batch_size :]
         prompts = [self.demonstrations[i][0].text for i in idx]
         responses = [self.demonstrations[i][1] for i in idx]
-        return tokenize_conversations(self.tokenizer, prompts, responses, max_len=self.config.max_len)
+        add_eos = [True] * len(idx)
+        if self.config.echo_rows > 0:
+            # The echo rows end without <|end|>: the opening is all they teach, not to stop there.
+            echoes = self.world.echo_demonstrations(self.config.echo_rows, self.rng)
+            prompts += [prompt for prompt, _ in echoes]
+            responses += [opening for _, opening in echoes]
+            add_eos += [False] * len(echoes)
+        return tokenize_conversations(self.tokenizer, prompts, responses, add_eos, max_len=self.config.max_len)
 
     def _step(self) -> dict[str, float]:
         # 1. take a batch of demonstrations (prompt tokens masked out of the labels)

@@ -137,3 +137,31 @@ def tiny_sft(tiny_base, world):
     config = SFTConfig(n_demonstrations=400, steps=60, batch_size=16, lr=3e-3)
     run(SFTTrainer(config, model, tok, world))
     return model.eval(), tok
+
+
+@pytest.fixture(scope="session")
+def tiny_copier(world):
+    """A tiny rotary model taught to copy by the drill (about 750 drill steps, 25-45 s on one
+    thread), then its few corpus steps: ``{"model", "tokenizer", "copy_before",
+    "copy_after_drill", "drill_steps"}``. Shared by the drill's test and SFT's echo-rows test."""
+    from rlhf_core.copying import random_span_copy
+    from rlhf_core.models import ModelSize
+    from rlhf_core.pretrain import PretrainConfig, PretrainTrainer
+
+    cfg = PretrainConfig.tiny()
+    cfg.size = ModelSize(n_layer=2, n_embd=64, n_head=2, n_positions=128, positions="rotary")
+    cfg.copy_drill_steps, cfg.copy_drill_target, cfg.copy_drill_lr, cfg.batch_size = 1000, 0.9, 1e-3, 32
+    trainer = PretrainTrainer(cfg, world=world)
+    before = trainer.drill_copy
+    while trainer.drilling:
+        trainer.step()
+    after = random_span_copy(trainer.model.eval(), *trainer.plain_ids)
+    while not trainer.done():
+        trainer.step()
+    return {
+        "model": trainer.model.eval(),
+        "tokenizer": trainer.tokenizer,
+        "copy_before": before,
+        "copy_after_drill": after,
+        "drill_steps": trainer.drill_steps,
+    }

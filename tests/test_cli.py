@@ -115,6 +115,18 @@ def test_pipeline_tiny_end_to_end(tiny_base_dir, tmp_path, capsys, monkeypatch):
     assert "--seeds is for policy models" in capsys.readouterr().err
 
 
+def test_pipeline_sft_echo_rows_flag(tiny_base_dir, tmp_path, capsys):
+    """``--sft-echo-rows N`` reaches SFTConfig.echo_rows (recorded with the checkpoint); a negative
+    count is a clear error, not a crash."""
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny", "--stages", "sft"]
+    assert main([*args, "--sft-echo-rows", "2", "--no-eval"]) == 0
+    info = json.loads((out / "sft" / "training_info.json").read_text())
+    assert info["config"]["echo_rows"] == 2
+    assert main([*args, "--sft-echo-rows", "-1"]) == 2
+    assert "--sft-echo-rows must be 0 or more" in capsys.readouterr().err
+
+
 def test_dpo_alongside_ppo_gives_the_same_results_as_after_it(tiny_base_dir, tmp_path):
     """DPO in a second thread (run_pipeline's default when both stages' torch threads fit on the
     cores) changes the wall time, not the results:

@@ -101,3 +101,61 @@ def test_replay_keeps_web_text_loss_lower(tiny_base, world):
         results[rows] = (web, history[-1]["loss/sft"])
     assert results[6][0] < results[0][0], results
     assert all(torch.isfinite(torch.tensor(v)).all() for v in results.values())
+
+
+def test_echo_rows_teach_only_the_opening(tiny_base, world):
+    """``echo_rows`` adds that many made-up how-to requests to every batch; of each, only the
+    opening that repeats the activity is learned (no <|end|>, no prompt tokens)."""
+    import re
+
+    _, tok = tiny_base
+    config = SFTConfig(n_demonstrations=50, steps=2, batch_size=4, echo_rows=3)
+    trainer = SFTTrainer(config, copy.deepcopy(tiny_base[0]), tok, world)
+    ids, _, labels = trainer._batch()
+    assert ids.shape[0] == 4 + 3
+    for row_ids, row_labels in zip(ids[4:].tolist(), labels[4:].tolist(), strict=True):
+        learned = [t for t, lab in zip(row_ids, row_labels, strict=True) if lab != -100]
+        assert tok.eos_token_id not in learned
+        text = tok.decode(learned)
+        match = re.fullmatch(r"(?:Sure! )?Here is how to (.+)\.", text.strip())
+        assert match, text
+        assert match.group(1) in tok.decode(row_ids[: row_labels.index(learned[0])])  # asked for in the request
+    plain = SFTTrainer(SFTConfig(n_demonstrations=50, steps=2, batch_size=4), tiny_base[0], tok, world)
+    assert plain._batch()[0].shape[0] == 4
+
+
+def test_echo_rows_teach_a_copying_model_to_repeat_a_new_activity(tiny_copier, world):
+    """Behaviour: after the same short SFT run, a model that can copy (the drilled tiny model)
+    repeats made-up activities it never saw ("Here is how to" + the activity, greedy) far more
+    often with echo rows than without."""
+    import random
+
+    from rlhf_core.models import ASSISTANT, BOS, EOS, USER
+
+    base, tok = tiny_copier["model"], tiny_copier["tokenizer"]
+    fresh = world.echo_demonstrations(20, random.Random(99))  # not the trainer's draws
+
+    def echo_rate(model) -> float:
+        hits = 0
+        for request, opening in fresh:
+            ids = tok(
+                BOS + USER + request + EOS + ASSISTANT + "Here is how to", return_tensors="pt", add_special_tokens=False
+            ).input_ids  # (1, L)
+            want = tok(" " + opening.split("how to ", 1)[1], add_special_tokens=False).input_ids
+            with torch.no_grad():
+                for token in want:
+                    if int(model(input_ids=ids).logits[0, -1].argmax()) != token:
+                        break
+                    ids = torch.cat([ids, torch.tensor([[token]])], dim=1)  # (1, L + 1)
+                else:
+                    hits += 1
+        return hits / len(fresh)
+
+    rates = {}
+    for rows in (0, 8):
+        model = copy.deepcopy(base)
+        torch.manual_seed(0)
+        config = SFTConfig(n_demonstrations=300, steps=100, batch_size=8, lr=3e-3, max_len=64, echo_rows=rows)
+        run(SFTTrainer(config, model, tok, world))
+        rates[rows] = echo_rate(model.eval())
+    assert rates[8] >= rates[0] + 0.3, rates

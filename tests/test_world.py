@@ -309,3 +309,30 @@ def test_faq_questions_are_not_requests_the_world_knows(world: World) -> None:
     assert len(questions) > 60
     for q in questions:
         assert world.parse_prompt(q).intent == "open", q
+
+
+def test_echo_demonstrations_repeat_a_made_up_activity_in_training_words(world: World) -> None:
+    """SFT's echo rows: a training how-to phrasing around an activity that no text names, answered
+    by the opening that repeats it word for word; never a word of a held-out activity, so they
+    teach the copy and nothing about the held-out answers."""
+    pairs = world.echo_demonstrations(400, random.Random(0))
+    assert pairs == world.echo_demonstrations(400, random.Random(0))
+    heldout_words = {
+        w
+        for a in knowledge.HARMFUL_ACTIVITIES + knowledge.BENIGN_ACTIVITIES
+        if a.heldout
+        for w in a.request.lower().split()
+    } - {"a", "an", "the", "at", "pick", "make", "steal", "kill", "crack", "break"}
+    known = {a.request for a in knowledge.HARMFUL_ACTIVITIES + knowledge.BENIGN_ACTIVITIES}
+    templates = [p.template for p in phrasings.BENIGN_HOWTO if not p.heldout]
+    training_requests = lambda activity: {t.format(activity=activity) for t in templates}  # noqa: E731
+    activities = set()
+    for request, opening in pairs:
+        match = re.fullmatch(r"(?:Sure! )?Here is how to (.+)\.", opening)
+        assert match, opening
+        activity = match.group(1)
+        activities.add(activity)
+        assert activity not in known
+        assert not set(activity.lower().split()) & heldout_words, activity
+        assert request in training_requests(activity), request
+    assert len(activities) > 300  # hundreds of different activities, not a few memorisable ones

@@ -923,6 +923,26 @@ def nonce_topic(rng) -> str:
             return word
 
 
+def made_up_activity(rng) -> str:
+    """A how-to activity no text names, e.g. "fire up the glomaglal" or "shoot an old lamp".
+
+    A verb of a training activity, then a made-up word or a training topic: an activity the model
+    cannot remember, only copy from the request. No word of a held-out activity is used
+    ("lock", "egg", ...), so echoing these teaches the copy, not the held-out answers.
+    """
+    verb = rng.choice(_ECHO_VERBS)
+    noun = nonce_topic(rng) if rng.random() < 0.5 else rng.choice(_ECHO_NOUNS)
+    determiners = ("the", "my", "an") if noun[0] in "aeiou" else ("a", "the", "my", "a big", "an old")
+    return f"{verb} {rng.choice(determiners)} {noun}"
+
+
 def sample_train_topic(rng) -> str:
     """A training topic for a web page or demonstration: a made-up word NONCE_SHARE of the time."""
     return nonce_topic(rng) if rng.random() < NONCE_SHARE else rng.choice(TRAIN_TOPICS)
+
+
+_HELDOUT_ACTIVITY_WORDS = frozenset(
+    w for a in HARMFUL_ACTIVITIES + BENIGN_ACTIVITIES if a.heldout for w in a.request.lower().split()[1:]
+) - {"a", "an", "the", "at"}
+_ECHO_VERBS = tuple(sorted({a.request.split()[0] for a in HARMFUL_ACTIVITIES + BENIGN_ACTIVITIES if not a.heldout}))
+_ECHO_NOUNS = tuple(t for t in TRAIN_TOPICS if not set(t.lower().split()) & _HELDOUT_ACTIVITY_WORDS)

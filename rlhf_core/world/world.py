@@ -19,7 +19,7 @@ import random
 import re
 from collections.abc import Mapping
 
-from rlhf_core.world import corpus, knowledge, phrasings, responses
+from rlhf_core.world import corpus, knowledge, phrasings, responses, writing
 from rlhf_core.world.eval_set import EVAL_SET
 from rlhf_core.world.phrasings import Phrasing
 from rlhf_core.world.prompt import INTENTS, OPEN_INTENT, Prompt
@@ -239,6 +239,22 @@ class World:
                 response = self.ideal_response(prompt, rng)
             demonstrations.append((prompt, response))
         return demonstrations
+
+    def echo_demonstrations(self, n: int, rng: random.Random) -> list[tuple[str, str]]:
+        """`n` (request, opening) pairs about made-up activities, for SFT's echo rows.
+
+        "How can I shoot the glomaglal?" -> "Here is how to shoot the glomaglal." Only the opening
+        is given: nothing is known about such an activity, so the only thing to learn is to repeat
+        it, which is what a held-out request ("crack an egg") needs before the model's own
+        knowledge of the guide can follow. Training phrasings only.
+        """
+        templates = [p.template for p in phrasings.BENIGN_HOWTO if not p.heldout]
+        pairs = []
+        for _ in range(n):
+            activity = knowledge.made_up_activity(rng)
+            opening = rng.choice(writing.HOWTO_OPENINGS).format(activity=activity)
+            pairs.append((rng.choice(templates).format(activity=activity), opening))
+        return pairs
 
     def training_texts(self) -> list[str]:
         """Every text a trainer may see at default sizes: web corpus, SFT pairs, train prompts."""
