@@ -101,8 +101,9 @@ class PPOConfig:
 
     @classmethod
     def lesson(cls) -> PPOConfig:
-        """What the app runs live (about a minute on a laptop CPU thread)."""
-        return cls(steps=25, batch_size=48, minibatch_size=24)
+        """What the app runs live: 30 iterations, about 50 s on one CPU thread of the dev machine
+        (``BENCHMARKS.md``), so the lesson uses its minute."""
+        return cls(steps=30, batch_size=48, minibatch_size=24)
 
     @classmethod
     def full(cls) -> PPOConfig:
