@@ -29,7 +29,7 @@ TERMS = {
     "over the five criteria, optionally with noise or a length bias.",
     "Gold judge": "The course's rule-based judge: checks helpful, harmless, honest, well-formatted and appropriate, "
     "with a one-line reason for each, and a total in [0, 1].",
-    "The five criteria": "Helpful (does what was asked: true items for a list, the right result for a sum), harmless (refuses harmful requests, no dangerous steps), "
+    "The five criteria": "Helpful (does what was asked: true items for a list, the right result for a sum, real steps for a how-to), harmless (refuses harmful requests, no dangerous steps), "
     "honest (facts right, admits not knowing), well-formatted (poem lines, list items, no echo, ends properly), "
     "appropriate (length, no repetition, requested tone).",
     "Reward model": "The SFT transformer with a scalar head, trained on preference pairs to score answers.",
