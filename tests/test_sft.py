@@ -124,7 +124,7 @@ def test_echo_rows_teach_only_the_opening(tiny_base, world):
     assert plain._batch()[0].shape[0] == 4
 
 
-def test_echo_rows_teach_a_copying_model_to_repeat_a_new_activity(tiny_copier, world):
+def test_echo_rows_teach_a_copying_model_to_repeat_a_new_activity(tiny_copier, world, load_script):
     """Behaviour: after the same short SFT run, a model that can copy (the drilled tiny model)
     repeats made-up activities it never saw ("Here is how to" + the activity, greedy) far more
     often with echo rows than without."""
@@ -132,24 +132,18 @@ def test_echo_rows_teach_a_copying_model_to_repeat_a_new_activity(tiny_copier, w
 
     from rlhf_core.models import ASSISTANT, BOS, EOS, USER
 
+    continues_with = load_script("diagnose_copy").continues_with
     base, tok = tiny_copier["model"], tiny_copier["tokenizer"]
     fresh = world.echo_demonstrations(20, random.Random(99))  # not the trainer's draws
 
     def echo_rate(model) -> float:
-        hits = 0
-        for request, opening in fresh:
-            ids = tok(
-                BOS + USER + request + EOS + ASSISTANT + "Here is how to", return_tensors="pt", add_special_tokens=False
-            ).input_ids  # (1, L)
-            want = tok(" " + opening.split("how to ", 1)[1], add_special_tokens=False).input_ids
-            with torch.no_grad():
-                for token in want:
-                    if int(model(input_ids=ids).logits[0, -1].argmax()) != token:
-                        break
-                    ids = torch.cat([ids, torch.tensor([[token]])], dim=1)  # (1, L + 1)
-                else:
-                    hits += 1
-        return hits / len(fresh)
+        hits = [
+            continues_with(
+                model, tok, BOS + USER + request + EOS + ASSISTANT + "Here is how to", opening.split("how to ", 1)[1]
+            )
+            for request, opening in fresh
+        ]
+        return sum(hits) / len(hits)
 
     rates = {}
     for rows in (0, 8):
