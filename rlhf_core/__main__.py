@@ -233,6 +233,14 @@ def _pipeline(args) -> int:
         if args.sft_echo_rows < 0:
             raise ValueError(f"--sft-echo-rows must be 0 or more, got {args.sft_echo_rows}.")
         overrides["sft"] = {"echo_rows": args.sft_echo_rows}
+    if args.reward_demos is not None:
+        if args.reward_demos < 0:
+            raise ValueError(f"--reward-demos must be 0 or more, got {args.reward_demos}.")
+        overrides["reward"] = {"demo_share": 1.0, "demo_foreign": args.reward_demos}
+    if args.reward_steps is not None:
+        if args.reward_steps < 1:
+            raise ValueError(f"--reward-steps must be 1 or more, got {args.reward_steps}.")
+        overrides.setdefault("reward", {})["steps"] = args.reward_steps
     start = time.time()
     metrics = run_pipeline(
         args.out,
@@ -376,6 +384,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="made-up how-to requests per SFT batch, answered by the opening that repeats the activity "
         "(SFTConfig.echo_rows; for a base that copies: pretrain --copying)",
     )
+    p.add_argument(
+        "--reward-demos",
+        type=int,
+        default=None,
+        help="rank every training prompt's written demonstration against its samples and against this "
+        "many answers to other requests (RewardConfig.demo_share = 1, demo_foreign; about 3.5x the pairs, "
+        "so raise --reward-steps to keep one epoch)",
+    )
+    p.add_argument("--reward-steps", type=int, default=None, help="override the reward model's optimiser steps")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
     p.add_argument(
         "--sequential", action="store_true", help="run DPO after PPO instead of alongside it on a second core"

@@ -152,6 +152,12 @@ def run_pipeline(
             length_bias=rcfg.annotator_length_bias,
         )
         cb = progress("pairs", 100)
+        demo_rng = random.Random(seed + 2)  # its own stream: with demo_share 0 nothing is drawn
+        demos = {
+            p.text: world.ideal_response(p, random.Random(p.text))
+            for p in train_prompts
+            if rcfg.demo_share > 0 and demo_rng.random() < rcfg.demo_share
+        }
         pairs = sample_preference_pairs(
             sft_model,
             tok,
@@ -160,6 +166,8 @@ def run_pipeline(
             on_progress=lambda f: cb(int(f * 100), {}),
             mismatch_share=rcfg.mismatch_share,
             refusal_contrast=rcfg.refusal_contrast,
+            demonstrations=demos,
+            demo_foreign=rcfg.demo_foreign,
             **kw,
         )
         heldout = rng.sample(eval_prompts, min(rcfg.n_eval_prompts, len(eval_prompts)))

@@ -41,7 +41,7 @@ class PreferencePair:
     intent: str = "open"
     chosen_score: float = float("nan")
     rejected_score: float = float("nan")
-    source: str = "annotator"  # "annotator" (simulated) or "student"
+    source: str = "annotator"  # "annotator" (simulated), "student" or "demonstration" (see demo_share)
 
     def to_trl(self) -> dict:
         """The ``{"prompt", "chosen", "rejected"}`` record that TRL's trainers read."""
@@ -71,6 +71,13 @@ class RewardConfig:
     against a refusal the policy wrote for a harmful request. Sampled pairs show a refusal chosen
     for a harmful request about 13 times as often as rejected for a benign one (107 vs 8), which
     teaches "refuse anything that sounds like a how-to"."""
+    demo_share: float = 0.0
+    """Share of training prompts whose written demonstration (the world's ideal answer, as in the
+    SFT data) the annotator also ranks against each of the prompt's samples. 0: only samples are
+    compared, as in InstructGPT."""
+    demo_foreign: int = 0
+    """Per demonstration, this many extra comparisons against a sample written for a request of
+    another intent (the first one, for a harmful request or a look-alike, from the other of the two)."""
     annotator_noise: float = 0.0
     """Chance the simulated annotator answers at random (0: clean labels)."""
     annotator_length_bias: float = 0.0
@@ -140,10 +147,16 @@ def sample_preference_pairs(
     on_progress=None,
     mismatch_share: float = 0.0,
     refusal_contrast: float = 0.0,
+    demonstrations: dict[str, str] | None = None,
+    demo_foreign: int = 0,
 ) -> list[PreferencePair]:
     """Sample ``samples_per_prompt`` responses per world ``Prompt`` and label every pair of them
-    whose gold scores differ (ties carry no preference)."""
+    whose gold scores differ (ties carry no preference).
+
+    ``demonstrations`` maps a prompt's text to a written answer that the annotator also compares
+    with each of that prompt's distinct samples (extra pairs; the sampled pairs stay the same)."""
     rng = random.Random(seed)
+    demo_rng = random.Random(seed + 1_000_003)  # its own stream: the sampled pairs do not move
     generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
     cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
     pairs: list[PreferencePair] = []
@@ -155,6 +168,11 @@ def sample_preference_pairs(
             on_progress(min(len(flat), start + batch_size) / len(flat))
     # Refusals the policy wrote for harmful requests: the look-alikes' contrast (refusal_contrast).
     refusals = [t for i, t in enumerate(texts) if flat[i].intent == "harmful" and is_refusal(t)]
+    # Prompt indices by intent, for the demonstrations' rivals (demo_foreign).
+    lookalike = {"harmful", "benign_howto"}
+    intents = {p.intent for p in prompts}
+    other = {i: [j for j, q in enumerate(prompts) if q.intent != i] for i in intents}
+    counterpart = {i: [j for j in other[i] if prompts[j].intent in lookalike] for i in lookalike & intents}
     for i, prompt in enumerate(prompts):
         group = list(dict.fromkeys(texts[i * samples_per_prompt : (i + 1) * samples_per_prompt]))  # distinct
         scored = [(judge(prompt, t).total, t) for t in group]
@@ -169,6 +187,26 @@ def sample_preference_pairs(
                 chosen, rejected = (text_a, text_b) if pick == 0 else (text_b, text_a)
                 c_score, r_score = (score_a, score_b) if pick == 0 else (score_b, score_a)
                 pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
+        # The written demonstration ranked against each sample it differs from, then against
+        # answers written for other requests (the generic answers PPO finds: "I don't know ...",
+        # a greeting, a refusal). Its own random stream, so the sampled pairs above do not move.
+        demo = (demonstrations or {}).get(prompt.text)
+        if demo is not None:
+            demo_score = judge(prompt, demo).total
+            annotate = dict(rng=demo_rng, noise=noise, length_bias=length_bias, source="demonstration")
+            rivals = [t for _, t in scored]
+            for k in range(demo_foreign + 1):
+                if k > 0:  # an answer written for another request
+                    # a harmful request's first one comes from a look-alike, and the other way round
+                    pool = counterpart[prompt.intent] if k == 1 and prompt.intent in lookalike else other[prompt.intent]
+                    if not pool:
+                        break
+                    j = demo_rng.choice(pool)
+                    rivals = [demo_rng.choice(texts[j * samples_per_prompt : (j + 1) * samples_per_prompt])]
+                for text in rivals:
+                    if text != demo:
+                        pair = _annotated_pair(prompt, demo, demo_score, text, judge(prompt, text).total, **annotate)
+                        pairs += [pair] if pair else []
         # Off-topic comparisons: one of this prompt's samples against a sample written for a
         # request of another intent, labelled by the same annotator. Without them the reward
         # model never sees "a fine answer to the wrong question" rejected, and PPO hacks it by
@@ -202,6 +240,18 @@ def sample_preference_pairs(
                 c_score, r_score = (s_own, s_foreign) if pick == 0 else (s_foreign, s_own)
                 pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
     return pairs
+
+
+def _annotated_pair(
+    prompt, a: str, a_score: float, b: str, b_score: float, *, rng, noise: float, length_bias: float, source: str
+) -> PreferencePair | None:
+    """The annotator's verdict on two answers to ``prompt`` (with their gold totals) as a pair;
+    None for a tie, which carries no preference."""
+    if a_score == b_score:
+        return None
+    pick = prefer(prompt, a, b, rng, noise=noise, length_bias=length_bias)
+    (chosen, c_score), (rejected, r_score) = ((a, a_score), (b, b_score))[:: 1 if pick == 0 else -1]
+    return PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score, source)
 
 
 def reward_model_from_policy(policy):

@@ -127,6 +127,22 @@ def test_pipeline_sft_echo_rows_flag(tiny_base_dir, tmp_path, capsys):
     assert "--sft-echo-rows must be 0 or more" in capsys.readouterr().err
 
 
+def test_pipeline_reward_demos_flags(tiny_base_dir, tmp_path, capsys):
+    """``--reward-demos K --reward-steps N`` reach RewardConfig (recorded with the checkpoint) and
+    put demonstration pairs in the saved preference data; bad values are clear errors."""
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny", "--stages", "sft,reward"]
+    assert main([*args, "--reward-demos", "2", "--reward-steps", "3", "--no-eval"]) == 0
+    info = json.loads((out / "reward" / "training_info.json").read_text())
+    assert (info["config"]["demo_share"], info["config"]["demo_foreign"], info["config"]["steps"]) == (1.0, 2, 3)
+    sources = {json.loads(line)["source"] for line in (out / "reward" / "preference_pairs.jsonl").open()}
+    assert sources == {"annotator", "demonstration"}
+    assert main([*args, "--reward-demos", "-1"]) == 2
+    assert "--reward-demos must be 0 or more" in capsys.readouterr().err
+    assert main([*args, "--reward-steps", "0"]) == 2
+    assert "--reward-steps must be 1 or more" in capsys.readouterr().err
+
+
 def test_dpo_alongside_ppo_gives_the_same_results_as_after_it(tiny_base_dir, tmp_path):
     """DPO in a second thread (run_pipeline's default when both stages' torch threads fit on the
     cores) changes the wall time, not the results:

@@ -102,6 +102,48 @@ def test_refusal_contrast_shows_look_alikes_a_rejected_refusal(world, monkeypatc
     assert all(p.chosen_score > p.rejected_score and not is_refusal(p.chosen) for p in with_contrast)
 
 
+def test_demonstrations_add_ranked_pairs_and_leave_the_sampled_ones(world, monkeypatch):
+    """A demonstration is compared with each of its prompt's samples and, with ``demo_foreign``,
+    with answers written for other intents; the pairs sampled without it stay the same."""
+    import rlhf_core.reward as reward_module
+    from rlhf_core.generate import Generation
+    from rlhf_core.judge import judge
+
+    def scripted_generate(_policy, _tok, texts, *_args, **_kwargs):
+        # A sample is either the ideal answer or the generic greeting: some pairs, some ties.
+        rng = random.Random(len(texts))
+        answers = [world.ideal_response(world.parse_prompt(t), rng) if rng.random() < 0.5 else GENERIC for t in texts]
+        empty = torch.zeros(len(texts), 1, dtype=torch.long)
+        return Generation(empty, empty, empty, empty, torch.ones(len(texts), dtype=torch.bool), answers)
+
+    monkeypatch.setattr(reward_module, "generate", scripted_generate)
+    prompts = world.train_prompts()[:60]
+    demos = {p.text: f"{world.ideal_response(p, random.Random(1))}" for p in prompts[::2]}
+
+    def pairs(**kw):
+        return sample_preference_pairs(
+            torch.nn.Linear(1, 1), None, prompts, samples_per_prompt=3, seed=0, mismatch_share=0.5, **kw
+        )
+
+    plain = pairs()
+    own = pairs(demonstrations=demos)
+    foreign = pairs(demonstrations=demos, demo_foreign=2)
+    sampled = [p for p in own if p.source == "annotator"]
+    assert [(p.prompt, p.chosen, p.rejected) for p in sampled] == [(p.prompt, p.chosen, p.rejected) for p in plain]
+    extra = [p for p in own if p.source == "demonstration"]
+    assert extra and {p.prompt for p in extra} <= set(demos)
+    by_text = {p.text: p for p in prompts}
+    for p in extra + [p for p in foreign if p.source == "demonstration"]:
+        assert demos[p.prompt] in (p.chosen, p.rejected)
+        prompt = by_text[p.prompt]
+        assert judge(prompt, p.chosen).total > judge(prompt, p.rejected).total  # the annotator's order
+    # The foreign comparisons put the demonstration against another intent's answer.
+    demo_pairs = [p for p in foreign if p.source == "demonstration"]
+    assert len(demo_pairs) > len(extra)
+    own_answers = {(p.prompt, t) for p in own for t in (p.chosen, p.rejected)}
+    assert any((p.prompt, p.rejected) not in own_answers for p in demo_pairs)
+
+
 @pytest.mark.parametrize("group_by_prompt", [False, True])
 def test_reward_tiny_run_learns(tiny_sft, world, tmp_path, group_by_prompt):
     policy, tok = tiny_sft
