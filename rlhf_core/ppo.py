@@ -102,8 +102,10 @@ class PPOConfig:
     @classmethod
     def lesson(cls) -> PPOConfig:
         """What the app runs live: 30 iterations, about 50 s on one CPU thread of the dev machine
-        (``BENCHMARKS.md``), so the lesson uses its minute."""
-        return cls(steps=30, batch_size=48, minibatch_size=24)
+        (``BENCHMARKS.md``), so the lesson uses its minute. lr 7.5e-5 instead of 5e-5: picked on the
+        *training* prompts (harmful refused 0.60 -> 0.76 against the shipped reward model, look-alikes
+        0.17 -> 0.25; 1e-4 gave 0.77 / 0.36), so that a minute shows the refusals rising."""
+        return cls(steps=30, batch_size=48, minibatch_size=24, lr=7.5e-5)
 
     @classmethod
     def full(cls) -> PPOConfig:
