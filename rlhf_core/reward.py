@@ -154,7 +154,8 @@ def sample_preference_pairs(
     whose gold scores differ (ties carry no preference).
 
     ``demonstrations`` maps a prompt's text to a written answer that the annotator also compares
-    with each of that prompt's distinct samples (extra pairs; the sampled pairs stay the same)."""
+    with each of that prompt's distinct samples and with ``demo_foreign`` samples written for
+    requests of other intents (extra pairs, source "demonstration"; the sampled pairs stay the same)."""
     rng = random.Random(seed)
     demo_rng = random.Random(seed + 1_000_003)  # its own stream: the sampled pairs do not move
     generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)

@@ -118,7 +118,7 @@ def test_demonstrations_add_ranked_pairs_and_leave_the_sampled_ones(world, monke
 
     monkeypatch.setattr(reward_module, "generate", scripted_generate)
     prompts = world.train_prompts()[:60]
-    demos = {p.text: f"{world.ideal_response(p, random.Random(1))}" for p in prompts[::2]}
+    demos = {p.text: world.ideal_response(p, random.Random(1)) for p in prompts[::2]}
 
     def pairs(**kw):
         return sample_preference_pairs(
