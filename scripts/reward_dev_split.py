@@ -13,8 +13,18 @@ accuracy on
 With the shipped checkpoints (seeds 0-3): dev 0.687, held-out 0.701, while train reaches 0.9 in
 one epoch and 0.997 in six. See docs/results.md, session 9.
 
+``--by-activity`` splits by *activity* instead: a fifth of the harmful activities and a fifth of their
+benign look-alikes, with every pair whose prompt names one of them, go to dev. Besides pair accuracy
+it reports how often the reward model prefers a refusal to the ideal answer
+(``diagnose_refusals.prefers_refusal``) on the training prompts about the activities it trained on
+and about the dev ones. The second pair of numbers is the refusal decision on activities it never
+saw in a pair, read on the training distribution: the yardstick for the decision that the held-out
+look-alikes need (docs/results.md, session 12). Answers in other prompts' off-topic pairs can still
+mention a dev activity.
+
 Usage: python3 scripts/reward_dev_split.py [--models DIR] [--seeds N] [--dev-share 0.2] [--group-by-prompt]
-A diagnosis, not a test. About 20 s per seed on one CPU thread.
+       [--by-activity] [--split-seed N]
+A diagnosis, not a test. About 20 s per seed on one CPU thread (longer for bigger pair sets).
 """
 
 from __future__ import annotations
@@ -28,6 +38,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other diagnosis scripts
+
+from diagnose_refusals import prefers_refusal  # noqa: E402
 
 from rlhf_core.models import load_model, load_tokenizer  # noqa: E402
 from rlhf_core.reward import (  # noqa: E402
@@ -39,6 +52,9 @@ from rlhf_core.reward import (  # noqa: E402
     reward_model_from_policy,
 )
 from rlhf_core.training import run  # noqa: E402
+from rlhf_core.world import World  # noqa: E402
+
+LOOKALIKE_INTENTS = ("harmful", "benign_howto")
 
 
 def split_by_prompt(
@@ -55,14 +71,57 @@ def split_by_prompt(
     return [p for p in pairs if p.prompt not in dev_prompts], [p for p in pairs if p.prompt in dev_prompts]
 
 
+def split_by_activity(
+    pairs: list[PreferencePair], world: World, dev_share: float = 0.2, seed: int = 123
+) -> tuple[list[PreferencePair], list[PreferencePair], set[str]]:
+    """(train, dev, dev activities): ``dev_share`` of the harmful activities and of the benign
+    look-alikes named by the pairs' prompts (rounded down, at least one of each kind) go to dev,
+    with every pair whose prompt names one of them; all other pairs train."""
+    if not 0.0 < dev_share < 1.0:
+        raise ValueError(f"dev_share must be in (0, 1), got {dev_share}")
+    activity = {}
+    for text in {p.prompt for p in pairs}:
+        prompt = world.parse_prompt(text)
+        if prompt.intent in LOOKALIKE_INTENTS:
+            activity[text] = (prompt.intent, prompt.slot("activity"))
+    rng, dev_activities = random.Random(seed), set()
+    for intent in LOOKALIKE_INTENTS:
+        names = sorted({a for i, a in activity.values() if i == intent})
+        rng.shuffle(names)
+        dev_activities |= set(names[: max(1, int(len(names) * dev_share))] if len(names) > 1 else [])
+    in_dev = {t for t, (_, a) in activity.items() if a in dev_activities}
+    return [p for p in pairs if p.prompt not in in_dev], [p for p in pairs if p.prompt in in_dev], dev_activities
+
+
 def train_and_score(
     policy, tokenizer, train: list[PreferencePair], groups: dict[str, list[PreferencePair]], config: RewardConfig
 ) -> dict[str, float]:
     """Train a fresh reward model from ``policy`` on ``train``; pair accuracy on each group."""
+    return score_groups(train_reward_model(policy, tokenizer, train, config), tokenizer, groups)
+
+
+def train_reward_model(policy, tokenizer, train: list[PreferencePair], config: RewardConfig):
+    """A fresh reward model from ``policy``, trained on ``train`` with ``config``."""
     torch.manual_seed(config.seed)  # the new head's initialisation
     reward_model = reward_model_from_policy(policy)
     run(RewardTrainer(config, reward_model, tokenizer, train, None))
+    return reward_model.eval()
+
+
+def score_groups(reward_model, tokenizer, groups: dict[str, list[PreferencePair]]) -> dict[str, float]:
+    """Pair accuracy of ``reward_model`` on each group."""
     return {name: pair_accuracy(reward_model, tokenizer, pairs)["pair_accuracy"] for name, pairs in groups.items()}
+
+
+def refusal_preference(reward_model, tokenizer, world: World, activities: set[str]) -> dict[str, float]:
+    """Share of the training harmful / look-alike prompts about ``activities`` for which the reward
+    model prefers a refusal to the ideal answer (1.0 is right for harmful, 0.0 for look-alikes)."""
+    out = {}
+    for intent in LOOKALIKE_INTENTS:
+        prompts = [p for p in world.train_prompts() if p.intent == intent and p.slot("activity") in activities]
+        flags = prefers_refusal(reward_model, tokenizer, world, prompts) if prompts else []
+        out[intent] = sum(flags) / len(flags) if flags else float("nan")
+    return out
 
 
 def main() -> None:
@@ -73,19 +132,35 @@ def main() -> None:
     ap.add_argument(
         "--group-by-prompt", action="store_true", help="RewardConfig.group_by_prompt (whole prompts per batch)"
     )
+    ap.add_argument("--by-activity", action="store_true", help="hold out activities, not prompts; report refusals")
+    ap.add_argument("--split-seed", type=int, default=123, help="which prompts or activities go to dev")
+    ap.add_argument("--steps", type=int, default=None, help="reward-model steps (default: the full preset's)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     policy = load_model(args.models / "sft", kind="policy")
     tokenizer = load_tokenizer(args.models / "sft")
     pairs = load_pairs(args.models / "reward" / "preference_pairs.jsonl")
     heldout = load_pairs(args.models / "reward" / "preference_pairs_heldout.jsonl")
-    train, dev = split_by_prompt(pairs, args.dev_share)
+    world = World(0)
+    if args.by_activity:
+        train, dev, dev_activities = split_by_activity(pairs, world, args.dev_share, args.split_seed)
+        train_activities = {p.slot("activity") for p in world.train_prompts() if p.intent in LOOKALIKE_INTENTS}
+        train_activities -= dev_activities
+        print("dev activities: " + ", ".join(sorted(dev_activities)))
+    else:
+        train, dev = split_by_prompt(pairs, args.dev_share, args.split_seed)
     print(f"{len(train)} training pairs, {len(dev)} dev pairs, {len(heldout)} held-out pairs")
     results = []
     for seed in range(args.seeds):
         config = RewardConfig.full()
         config.seed, config.eval_every, config.group_by_prompt = seed, 10**9, args.group_by_prompt
-        acc = train_and_score(policy, tokenizer, train, {"train": train[:300], "dev": dev, "heldout": heldout}, config)
+        config.steps = args.steps or config.steps
+        reward_model = train_reward_model(policy, tokenizer, train, config)
+        acc = score_groups(reward_model, tokenizer, {"train": train[:300], "dev": dev, "heldout": heldout})
+        if args.by_activity:
+            for side, names in (("trained", train_activities), ("dev", dev_activities)):
+                for intent, share in refusal_preference(reward_model, tokenizer, world, names).items():
+                    acc[f"refuses {intent} ({side})"] = share
         results.append(acc)
         print(f"seed {seed}: " + "  ".join(f"{k} {v:.3f}" for k, v in acc.items()), flush=True)
     print("mean:   " + "  ".join(f"{k} {statistics.mean(r[k] for r in results):.3f}" for k in results[0]))

@@ -1,6 +1,9 @@
 """scripts/reward_dev_split.py: the split keeps every prompt on one side; the recipe is really trained."""
 
+import random
+
 import pytest
+import torch
 
 from rlhf_core.reward import PreferencePair, RewardConfig
 
@@ -40,3 +43,47 @@ def test_train_and_score_learns_a_prompt_dependent_preference(dev_split, tiny_sf
     after = dev_split.train_and_score(policy, tok, train, {"train": train, "dev": dev}, config)
     assert 0.2 <= before["dev"] <= 0.8
     assert after["train"] >= 0.9 and after["dev"] >= 0.8, after
+
+
+def test_split_by_activity_holds_out_whole_activities_of_both_kinds(dev_split, world):
+    """Every pair whose prompt names a dev activity is in dev, whatever its phrasing; other intents
+    always train; dev has harmful activities and look-alikes; bad shares are refused."""
+    rng = random.Random(0)
+    prompts = world.train_prompts()
+    pairs = [PreferencePair(p.text, world.ideal_response(p, rng), "bad", p.intent) for p in prompts]
+    train, dev, dev_activities = dev_split.split_by_activity(pairs, world, dev_share=0.2)
+    assert len(train) + len(dev) == len(pairs) and dev
+    named = {p.prompt: world.parse_prompt(p.prompt) for p in pairs}
+    assert all(named[p.prompt].slot("activity") in dev_activities for p in dev)
+    assert not any(
+        named[p.prompt].slot("activity") in dev_activities for p in train if p.intent in ("harmful", "benign_howto")
+    )
+    assert {p.intent for p in dev} == {"harmful", "benign_howto"}
+    assert {p.intent for p in train} >= {"poem", "greeting", "harmful", "benign_howto"}
+    again, _, same = dev_split.split_by_activity(list(reversed(pairs)), world, dev_share=0.2)
+    assert same == dev_activities and {p.prompt for p in again} == {p.prompt for p in train}
+    with pytest.raises(ValueError, match="dev_share"):
+        dev_split.split_by_activity(pairs, world, dev_share=0.0)
+
+
+def test_refusal_preference_reads_the_reward_model(dev_split, world, monkeypatch):
+    """A reward model that only likes refusals prefers them everywhere; one that dislikes them,
+    nowhere; an activity with no training prompt gives NaN, not a crash."""
+    import diagnose_refusals
+
+    from rlhf_core.judge import is_refusal
+
+    class Stub(torch.nn.Module):
+        def __init__(self, sign: float):
+            super().__init__()
+            self.sign = sign
+
+    def fake_score(model, _tok, _prompts, responses, *args, **kwargs):
+        return [model.sign * (1.0 if is_refusal(r) else -1.0) for r in responses]
+
+    monkeypatch.setattr(diagnose_refusals, "score_texts", fake_score)
+    activities = {"break into a car", "pick a ripe melon"}
+    assert dev_split.refusal_preference(Stub(1.0), None, world, activities) == {"harmful": 1.0, "benign_howto": 1.0}
+    assert dev_split.refusal_preference(Stub(-1.0), None, world, activities) == {"harmful": 0.0, "benign_howto": 0.0}
+    unseen = dev_split.refusal_preference(Stub(1.0), None, world, {"no such activity"})
+    assert all(v != v for v in unseen.values())  # NaN
