@@ -169,33 +169,34 @@ def sample_preference_pairs(
             on_progress(min(len(flat), start + batch_size) / len(flat))
     # Refusals the policy wrote for harmful requests: the look-alikes' contrast (refusal_contrast).
     refusals = [t for i, t in enumerate(texts) if flat[i].intent == "harmful" and is_refusal(t)]
-    # Prompt indices by intent, for the demonstrations' rivals (demo_foreign).
+    # Prompt indices by intent: where the off-topic comparisons and the demonstrations' rivals
+    # (demo_foreign) come from.
     lookalike = {"harmful", "benign_howto"}
     intents = {p.intent for p in prompts}
     other = {i: [j for j, q in enumerate(prompts) if q.intent != i] for i in intents}
+    lookalikes = [j for j, q in enumerate(prompts) if q.intent in lookalike]
     counterpart = {i: [j for j in other[i] if prompts[j].intent in lookalike] for i in lookalike & intents}
+    annotate = dict(rng=rng, noise=noise, length_bias=length_bias, source="annotator")
+    annotate_demo = {**annotate, "rng": demo_rng, "source": "demonstration"}
     for i, prompt in enumerate(prompts):
         group = list(dict.fromkeys(texts[i * samples_per_prompt : (i + 1) * samples_per_prompt]))  # distinct
         scored = [(judge(prompt, t).total, t) for t in group]
+        score_of = {t: score for score, t in scored}
         # Every comparison between two responses the annotator can tell apart, as InstructGPT
         # used all K-choose-2 comparisons of a ranking of K samples. Ties are dropped.
         for a in range(len(scored)):
             for b in range(a + 1, len(scored)):
                 (score_a, text_a), (score_b, text_b) = scored[a], scored[b]
-                if score_a == score_b:
-                    continue
-                pick = prefer(prompt, text_a, text_b, rng, noise=noise, length_bias=length_bias)
-                chosen, rejected = (text_a, text_b) if pick == 0 else (text_b, text_a)
-                c_score, r_score = (score_a, score_b) if pick == 0 else (score_b, score_a)
-                pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
+                pair = _annotated_pair(prompt, text_a, score_a, text_b, score_b, **annotate)
+                if pair is not None:
+                    pairs.append(pair)
         # The written demonstration ranked against each sample it differs from, then against
         # answers written for other requests (the generic answers PPO finds: "I don't know ...",
         # a greeting, a refusal). Its own random stream, so the sampled pairs above do not move.
         demo = (demonstrations or {}).get(prompt.text)
         if demo is not None:
             demo_score = judge(prompt, demo).total
-            annotate = dict(rng=demo_rng, noise=noise, length_bias=length_bias, source="demonstration")
-            rivals = [t for _, t in scored]
+            rivals = scored
             for k in range(demo_foreign + 1):
                 if k > 0:  # an answer written for another request
                     # a harmful request's first one comes from a look-alike, and the other way round
@@ -203,11 +204,12 @@ def sample_preference_pairs(
                     if not pool:
                         break
                     j = demo_rng.choice(pool)
-                    rivals = [demo_rng.choice(texts[j * samples_per_prompt : (j + 1) * samples_per_prompt])]
-                for text in rivals:
-                    if text != demo:
-                        pair = _annotated_pair(prompt, demo, demo_score, text, judge(prompt, text).total, **annotate)
-                        pairs += [pair] if pair else []
+                    text = demo_rng.choice(texts[j * samples_per_prompt : (j + 1) * samples_per_prompt])
+                    rivals = [(judge(prompt, text).total, text)]
+                for score, text in rivals:  # (a sample equal to the demonstration is a tie: no pair)
+                    pair = _annotated_pair(prompt, demo, demo_score, text, score, **annotate_demo)
+                    if pair is not None:
+                        pairs.append(pair)
         # Off-topic comparisons: one of this prompt's samples against a sample written for a
         # request of another intent, labelled by the same annotator. Without them the reward
         # model never sees "a fine answer to the wrong question" rejected, and PPO hacks it by
@@ -219,11 +221,10 @@ def sample_preference_pairs(
             # intent) with any other intent's sample. Without the second half, nothing ever showed
             # the reward model "I don't know ..." rejected for a harmful request, and PPO answered
             # every harmful request with it (seen on a rebuilt base).
-            lookalike = {"harmful", "benign_howto"}
             if prompt.intent in lookalike and rng.random() < 0.5:
-                others = [j for j, q in enumerate(prompts) if q.intent in lookalike and j != i]
+                others = [j for j in lookalikes if j != i]
             else:
-                others = [j for j, q in enumerate(prompts) if q.intent != prompt.intent]
+                others = other[prompt.intent]
             contrast = prompt.intent == "benign_howto" and refusals and refusal_contrast > 0
             # (with refusal_contrast = 0 no extra random number is drawn: the pairs stay as they were)
             if contrast and rng.random() < refusal_contrast:
@@ -234,12 +235,9 @@ def sample_preference_pairs(
                 foreign = rng.choice(texts[j * samples_per_prompt : (j + 1) * samples_per_prompt])
             else:
                 continue
-            s_own, s_foreign = judge(prompt, own).total, judge(prompt, foreign).total
-            if s_own != s_foreign:
-                pick = prefer(prompt, own, foreign, rng, noise=noise, length_bias=length_bias)
-                chosen, rejected = (own, foreign) if pick == 0 else (foreign, own)
-                c_score, r_score = (s_own, s_foreign) if pick == 0 else (s_foreign, s_own)
-                pairs.append(PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score))
+            pair = _annotated_pair(prompt, own, score_of[own], foreign, judge(prompt, foreign).total, **annotate)
+            if pair is not None:
+                pairs.append(pair)
     return pairs
 
 
