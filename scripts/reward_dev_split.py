@@ -23,7 +23,7 @@ look-alikes need (docs/results.md, session 12). Answers in other prompts' off-to
 mention a dev activity.
 
 Usage: python3 scripts/reward_dev_split.py [--models DIR] [--seeds N] [--dev-share 0.2] [--group-by-prompt]
-       [--by-activity] [--split-seed N]
+       [--by-activity] [--split-seed N] [--steps N]
 A diagnosis, not a test. About 20 s per seed on one CPU thread (longer for bigger pair sets).
 """
 
@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other diagnosis scripts
 
-from diagnose_refusals import prefers_refusal  # noqa: E402
+from diagnose_refusals import LOOKALIKE_INTENTS, prefers_refusal  # noqa: E402
 
 from rlhf_core.models import load_model, load_tokenizer  # noqa: E402
 from rlhf_core.reward import (  # noqa: E402
@@ -53,8 +53,6 @@ from rlhf_core.reward import (  # noqa: E402
 )
 from rlhf_core.training import run  # noqa: E402
 from rlhf_core.world import World  # noqa: E402
-
-LOOKALIKE_INTENTS = ("harmful", "benign_howto")
 
 
 def split_by_prompt(
@@ -91,13 +89,6 @@ def split_by_activity(
         dev_activities |= set(names[: max(1, int(len(names) * dev_share))] if len(names) > 1 else [])
     in_dev = {t for t, (_, a) in activity.items() if a in dev_activities}
     return [p for p in pairs if p.prompt not in in_dev], [p for p in pairs if p.prompt in in_dev], dev_activities
-
-
-def train_and_score(
-    policy, tokenizer, train: list[PreferencePair], groups: dict[str, list[PreferencePair]], config: RewardConfig
-) -> dict[str, float]:
-    """Train a fresh reward model from ``policy`` on ``train``; pair accuracy on each group."""
-    return score_groups(train_reward_model(policy, tokenizer, train, config), tokenizer, groups)
 
 
 def train_reward_model(policy, tokenizer, train: list[PreferencePair], config: RewardConfig):

@@ -29,7 +29,7 @@ def test_split_keeps_each_prompt_on_one_side_and_is_stable(dev_split):
         dev_split.split_by_prompt(pairs, dev_share=1.0)
 
 
-def test_train_and_score_learns_a_prompt_dependent_preference(dev_split, tiny_sft):
+def test_the_recipe_learns_a_prompt_dependent_preference(dev_split, tiny_sft):
     """'say yes' prompts prefer "yes", 'say no' prompts prefer "no": only a reward model that was
     trained, and reads the prompt, gets the dev prompts right (an untrained one is near 0.5)."""
     policy, tok = tiny_sft
@@ -39,8 +39,10 @@ def test_train_and_score_learns_a_prompt_dependent_preference(dev_split, tiny_sf
         pairs.append(PreferencePair(f"Please say {word}, number {i}.", f"{word}.", f"{other}."))
     train, dev = dev_split.split_by_prompt(pairs, dev_share=0.25)
     config = RewardConfig(steps=60, batch_size=16, lr=3e-3, eval_every=10**9)
-    before = dev_split.train_and_score(policy, tok, train, {"dev": dev}, RewardConfig(steps=0, eval_every=10**9))
-    after = dev_split.train_and_score(policy, tok, train, {"train": train, "dev": dev}, config)
+    untrained = dev_split.train_reward_model(policy, tok, train, RewardConfig(steps=0, eval_every=10**9))
+    before = dev_split.score_groups(untrained, tok, {"dev": dev})
+    trained = dev_split.train_reward_model(policy, tok, train, config)
+    after = dev_split.score_groups(trained, tok, {"train": train, "dev": dev})
     assert 0.2 <= before["dev"] <= 0.8
     assert after["train"] >= 0.9 and after["dev"] >= 0.8, after
 
