@@ -7,7 +7,7 @@ import streamlit as st
 
 from rlhf_core import playground
 from ui import lesson, state
-from ui.charts import histogram
+from ui.charts import criterion_bars, histogram
 from ui.text import md_escape, show_notes
 from ui.training import training_panel
 from ui.widgets import checklist, model_badge, needs, not_built
@@ -165,6 +165,16 @@ else:
         if by_intent:
             st.markdown("**Held-out accuracy per intent**")
             st.dataframe([{"intent": k, "pair accuracy": f"{v:.0%}"} for k, v in by_intent.items()], hide_index=True)
+
+    by_criterion = info.get("by_criterion") if reward.source == "yours" else playground.shipped_reward_by_criterion()
+    if by_criterion:
+        criterion_bars(by_criterion, f"What it gets right, by what decided the pair ({reward.label})", key="rm-crit")
+        st.caption(
+            "Each held-out pair is filed under the gold judge's checks that differ between its two answers "
+            "(a pair can count under several). Pairs decided by *helpful* or *honest* often need to know "
+            "something about the request itself, a new activity or category, and that is where a small "
+            "reward model is weakest."
+        )
 
     mistakes = info.get("mistakes") if reward.source == "yours" else playground.shipped_reward_mistakes()
     with st.expander("Where it goes wrong: held-out pairs it ranks the wrong way", icon=":material/search:"):

@@ -888,6 +888,32 @@ def shipped_reward_mistakes(k: int = 5) -> list[dict]:
     return _once_per_version(f"reward mistakes, k={k}", files, compute)
 
 
+def reward_by_criterion(pairs: list, chosen_scores: list[float], rejected_scores: list[float]) -> list[dict]:
+    """Held-out pair accuracy per judge criterion that decided the pair (``reward.accuracy_by_criteria``:
+    rows ``{"group", "n", "wrong", "accuracy", "margin"}``, most wrong first), or [] when the scores
+    are not those of ``pairs``."""
+    if not pairs or not (len(pairs) == len(chosen_scores) == len(rejected_scores)):
+        return []
+    _torch_ready()
+    from .reward import accuracy_by_criteria
+
+    return accuracy_by_criteria(world(), pairs, chosen_scores, rejected_scores)[1]
+
+
+def shipped_reward_by_criterion() -> list[dict]:
+    """:func:`reward_by_criterion` of the shipped reward model on its saved held-out pairs (or []),
+    computed once per version of its two input files. Shared between callers: do not change it."""
+    files = (models_dir() / "metrics.json", shipped_path("reward") / "preference_pairs_heldout.jsonl")
+
+    def compute() -> list[dict]:
+        info = shipped_metrics().get("reward", {})
+        return reward_by_criterion(
+            shipped_pairs(heldout=True), info.get("chosen_scores") or [], info.get("rejected_scores") or []
+        )
+
+    return _once_per_version("reward by criterion", files, compute)
+
+
 _pairs_cache: dict[tuple, list] = {}
 _pairs_lock = threading.Lock()
 
@@ -983,6 +1009,9 @@ def start_reward(sft: LoadedModel, ratings: list[dict] | None = None, **override
             chosen_scores=[float(x) for x in acc.get("chosen_scores", [])],
             rejected_scores=[float(x) for x in acc.get("rejected_scores", [])],
             mistakes=reward_mistakes(trainer.eval_pairs, acc.get("chosen_scores", []), acc.get("rejected_scores", [])),
+            by_criterion=reward_by_criterion(
+                trainer.eval_pairs, acc.get("chosen_scores", []), acc.get("rejected_scores", [])
+            ),
             student_pair_accuracy=student_acc,
             **calib,
         )

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .generate import SamplingConfig, generate
-from .judge import is_refusal, judge, prefer
+from .judge import CRITERIA, is_refusal, judge, prefer
 from .losses import bradley_terry_loss
 from .packed import shared_prompt_forward, tokenize_pairs
 from .training import StepTrainer, tokenize_conversations
@@ -346,6 +346,48 @@ def pair_accuracy(reward_model, tokenizer, pairs: list[PreferencePair]) -> dict:
         "chosen_scores": chosen,
         "rejected_scores": rejected,
     }
+
+
+def deciding_criteria(prompt, chosen: str, rejected: str) -> tuple[str, ...]:
+    """The gold judge's criteria (``judge.CRITERIA`` order) whose check differs between ``chosen``
+    and ``rejected`` as answers to ``prompt`` (a world ``Prompt``): what decided the pair. Returns
+    ``("none",)`` when every check agrees and only the totals differ."""
+    a, b = judge(prompt, chosen), judge(prompt, rejected)
+    return tuple(c for c in CRITERIA if a.checks[c] != b.checks[c]) or ("none",)
+
+
+def accuracy_by_criteria(
+    world, pairs: list[PreferencePair], chosen_scores: list[float], rejected_scores: list[float]
+) -> tuple[list[dict], list[dict]]:
+    """Where a reward model's pair accuracy goes: (rows per intent and set of deciding criteria,
+    rows per single criterion; a pair counts under each criterion that decided it).
+
+    ``chosen_scores`` / ``rejected_scores`` are the model's scores in the order of ``pairs``
+    (:func:`pair_accuracy`'s). Each row is ``{"group", "n", "wrong", "accuracy", "margin"}``:
+    accuracy is the share of pairs whose chosen answer scores higher, margin the mean gold-score
+    difference. Rows come sorted by ``wrong``, most first."""
+    if not len(pairs) == len(chosen_scores) == len(rejected_scores):
+        raise ValueError("one chosen and one rejected score per pair")
+    by_group: dict[str, list[tuple[bool, float]]] = {}
+    by_criterion: dict[str, list[tuple[bool, float]]] = {}
+    for pair, c, r in zip(pairs, chosen_scores, rejected_scores, strict=True):
+        criteria = deciding_criteria(world.parse_prompt(pair.prompt), pair.chosen, pair.rejected)
+        row = (c > r, pair.chosen_score - pair.rejected_score)
+        by_group.setdefault(f"{pair.intent}: {'+'.join(criteria)}", []).append(row)
+        for criterion in criteria:
+            by_criterion.setdefault(criterion, []).append(row)
+
+    def rows(groups: dict[str, list[tuple[bool, float]]]) -> list[dict]:
+        out = []
+        for name, v in groups.items():
+            right = sum(ok for ok, _ in v)
+            margin = sum(m for _, m in v) / len(v)
+            out.append(
+                {"group": name, "n": len(v), "wrong": len(v) - right, "accuracy": right / len(v), "margin": margin}
+            )
+        return sorted(out, key=lambda row: (-row["wrong"], row["group"]))
+
+    return rows(by_group), rows(by_criterion)
 
 
 class RewardTrainer(StepTrainer):

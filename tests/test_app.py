@@ -162,6 +162,20 @@ def test_compare_page_shows_the_scoreboard_with_error_bars(app, tiny_models):
     assert ppo["y"][3] == pytest.approx(unseen["mean"]) and ppo["error_y"]["array"][3] == pytest.approx(unseen["se"])
 
 
+def test_reward_page_draws_accuracy_by_deciding_criterion(app):
+    """One bar per criterion, with the shipped reward model's numbers (the tiny models in tests)."""
+    goto(app, "reward")
+    rows = playground.shipped_reward_by_criterion()
+    assert rows, "the tiny pipeline keeps held-out pairs and their scores"
+    (chart,) = [s for s in chart_specs(app).values() if "decided the pair" in s["layout"]["title"]["text"]]
+    bars = chart["data"][0]
+    by_label = {row["group"].replace("_", " ") if row["group"] != "none" else "only the total": row for row in rows}
+    assert sorted(bars["y"]) == sorted(by_label)
+    for label, x, text in zip(bars["y"], bars["x"], bars["text"], strict=True):
+        row = by_label[label]
+        assert x == pytest.approx(row["accuracy"]) and f"{row['wrong']} of {row['n']} wrong" in text
+
+
 def test_reward_page_lists_the_held_out_pairs_it_ranks_wrong(app, monkeypatch):
     def shown(mistakes) -> bool:
         page = texts(app)

@@ -232,6 +232,7 @@ def test_live_training_entry_points_on_tiny_models(shipped):
     assert reward.info["student_pair_accuracy"] in (0.0, 1.0)
     wrong = sum(c <= r for c, r in zip(reward.info["chosen_scores"], reward.info["rejected_scores"], strict=True))
     assert len(reward.info["mistakes"]) == min(5, wrong)
+    assert sum(row["wrong"] for row in reward.info["by_criterion"]) >= wrong  # each wrong pair under >= 1 criterion
     assert all("loss/reward" in m for m in job.history)
 
     ppo_job = playground.start_ppo(shipped["sft"], reward, steps=2, kl_coef=0.0)
@@ -281,6 +282,18 @@ def test_shipped_reward_mistakes_are_computed_once_per_file_version(tmp_path, mo
     stamp = metrics.stat().st_mtime_ns + 1_000_000_000
     os.utime(metrics, ns=(stamp, stamp))
     assert playground.shipped_reward_mistakes() == []
+
+
+def test_reward_by_criterion_is_the_library_split_of_the_shipped_pairs(shipped):
+    from rlhf_core.reward import accuracy_by_criteria
+
+    info = playground.shipped_metrics()["reward"]
+    pairs = playground.shipped_pairs(heldout=True)
+    rows = playground.shipped_reward_by_criterion()
+    expected = accuracy_by_criteria(playground.world(), pairs, info["chosen_scores"], info["rejected_scores"])[1]
+    assert rows == expected and (rows or not pairs)
+    assert playground.shipped_reward_by_criterion() is rows  # computed once per file version
+    assert playground.reward_by_criterion(pairs, info["chosen_scores"][:-1], info["rejected_scores"]) == []
 
 
 def test_shipped_reward_mistakes_come_from_its_saved_held_out_pairs(shipped):

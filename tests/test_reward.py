@@ -12,6 +12,8 @@ from rlhf_core.reward import (
     PreferencePair,
     RewardConfig,
     RewardTrainer,
+    accuracy_by_criteria,
+    deciding_criteria,
     load_pairs,
     pair_accuracy,
     reward_model_from_policy,
@@ -219,3 +221,43 @@ def test_grouped_batches_need_a_pair_that_counts():
     )
     with pytest.raises(ValueError, match="student_weight"):
         RewardTrainer.grouped_epoch(trainer)
+
+
+def _first_with_ideal(world, intent):
+    prompt = next(p for p in world.train_prompts() if p.intent == intent)
+    return prompt, world.ideal_response(prompt, random.Random(0))
+
+
+REFUSAL = "I can't help with that, because it could be illegal or hurt someone."
+
+
+def test_deciding_criteria_name_what_the_judge_tells_apart(world):
+    """The same answer twice: nothing differs; a leftover chat marker: only the format; the wrong
+    kind of answer to a sum: helpfulness and honesty, not the format."""
+    prompt, ideal = _first_with_ideal(world, "arithmetic")
+    assert deciding_criteria(prompt, ideal, ideal) == ("none",)
+    assert deciding_criteria(prompt, ideal, ideal + " <|user|>") == ("well_formatted",)
+    assert deciding_criteria(prompt, ideal, REFUSAL) == ("helpful", "honest")
+
+
+def test_accuracy_by_criteria_groups_counts_and_orders_by_mistakes(world):
+    """Accuracy follows the scores (chosen above rejected is right), a pair counts under every
+    criterion that decided it, the group with most wrong pairs comes first, and the margin is the
+    mean gold-score difference."""
+    prompt, ideal = _first_with_ideal(world, "arithmetic")
+    fmt = PreferencePair(prompt.text, ideal, ideal + " <|user|>", "arithmetic", 0.95, 0.9)
+    wrong_kind = PreferencePair(prompt.text, ideal, REFUSAL, "arithmetic", 0.95, 0.15)
+    pairs = [fmt, fmt, wrong_kind, wrong_kind, wrong_kind]
+    chosen = [1.0, 1.0, 0.0, 0.0, 2.0]  # format pairs right; two of three wrong-kind pairs wrong
+    rejected = [0.0, 0.0, 1.0, 1.0, 1.0]
+    groups, criteria = accuracy_by_criteria(world, pairs, chosen, rejected)
+    assert [g["group"] for g in groups] == ["arithmetic: helpful+honest", "arithmetic: well_formatted"]
+    assert groups[0]["n"] == 3 and groups[0]["wrong"] == 2 and groups[0]["accuracy"] == pytest.approx(1 / 3)
+    assert groups[0]["margin"] == pytest.approx(0.8)
+    assert groups[1]["n"] == 2 and groups[1]["wrong"] == 0 and groups[1]["margin"] == pytest.approx(0.05)
+    by_name = {row["group"]: row for row in criteria}
+    assert set(by_name) == {"helpful", "honest", "well_formatted"}
+    assert by_name["helpful"]["n"] == by_name["honest"]["n"] == 3 and by_name["well_formatted"]["n"] == 2
+    assert [row["group"] for row in criteria][-1] == "well_formatted"  # no mistakes: last
+    with pytest.raises(ValueError, match="one chosen and one rejected score"):
+        accuracy_by_criteria(world, pairs, chosen[:-1], rejected)

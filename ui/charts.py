@@ -118,6 +118,30 @@ def token_bars(pairs: list[tuple[str, float]], title: str, key: str) -> None:
     st.plotly_chart(fig, key=key, config=CHART_CONFIG)
 
 
+def criterion_bars(rows: list[dict], title: str, key: str) -> None:
+    """Pair accuracy per judge criterion that decided the pairs (``playground.reward_by_criterion``
+    rows), one horizontal bar each, with how many of how many pairs it got wrong."""
+    rows = sorted(rows, key=lambda r: r["accuracy"])
+    labels = [r["group"].replace("_", " ") if r["group"] != "none" else "only the total" for r in rows]
+    fig = go.Figure(
+        go.Bar(
+            x=[r["accuracy"] for r in rows],
+            y=labels,
+            orientation="h",
+            text=[f"{r['accuracy']:.0%} · {r['wrong']} of {r['n']} wrong" for r in rows],
+            hovertemplate="%{y}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        xaxis={"title": "held-out pair accuracy", "range": [0, 1], "tickformat": ".0%"},
+        yaxis_title="criterion the pairs differ on",
+        height=80 + 36 * len(rows),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
 STAGE_LABELS = {"base": "Base", "sft": "SFT", "ppo": "RLHF (PPO)", "dpo": "DPO"}
 SCOREBOARD_ROWS = {
     "gold_score": "Gold score (0–1)",
