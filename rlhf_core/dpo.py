@@ -55,12 +55,18 @@ class DPOConfig:
 
     @classmethod
     def lesson(cls) -> DPOConfig:
-        """What the app runs live (under a minute): the same as ``full``."""
+        """What the app runs live (under a minute): lr 2e-5, so a minute moves the refusal rate
+        visibly (``BENCHMARKS.md``)."""
         return cls()
 
     @classmethod
     def full(cls) -> DPOConfig:
-        return cls()
+        """The shipped DPO model: lr 1e-5. At 2e-5 DPO answered unfamiliar how-to wordings with the
+        "I'm not sure ..." template (gold on training activities in 10 wordings that neither the
+        training nor the held-out prompts use: SFT 0.905, 2e-5 0.652, 1e-5 0.810), and the shipped
+        model's held-out benign how-to score fell 2.5 standard errors below SFT's
+        (``docs/results.md``, session 13)."""
+        return cls(lr=1e-5)
 
     @classmethod
     def tiny(cls) -> DPOConfig:
