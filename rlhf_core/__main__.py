@@ -229,10 +229,16 @@ def _pipeline(args) -> int:
         overrides["ppo"] = {"kl_coef": args.ppo_kl_coef}
     if args.ppo_steps is not None:
         overrides.setdefault("ppo", {})["steps"] = args.ppo_steps
+    if args.ppo_ptx is not None:
+        if args.ppo_ptx < 0:
+            raise ValueError(f"--ppo-ptx must be 0 or more, got {args.ppo_ptx}.")
+        overrides.setdefault("ppo", {}).update(ptx_coef=args.ppo_ptx, ptx_source=args.ppo_ptx_source)
     if args.sft_echo_rows is not None:
         if args.sft_echo_rows < 0:
             raise ValueError(f"--sft-echo-rows must be 0 or more, got {args.sft_echo_rows}.")
         overrides["sft"] = {"echo_rows": args.sft_echo_rows}
+    if args.sft_self_check:
+        overrides.setdefault("sft", {})["self_check"] = True
     if args.reward_demos is not None:
         if args.reward_demos < 0:
             raise ValueError(f"--reward-demos must be 0 or more, got {args.reward_demos}.")
@@ -378,11 +384,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ppo-kl-coef", type=float, default=None, help="override PPO's beta (0: no KL leash)")
     p.add_argument("--ppo-steps", type=int, default=None, help="override PPO's number of steps")
     p.add_argument(
+        "--ppo-ptx",
+        type=float,
+        default=None,
+        help="PPO-ptx (InstructGPT): weight of a next-token loss on rehearsed text in every PPO update "
+        "(PPOConfig.ptx_coef; 0: off)",
+    )
+    p.add_argument(
+        "--ppo-ptx-source",
+        choices=["web", "sft"],
+        default="web",
+        help="what --ppo-ptx rehearses: pre-training text or the SFT demonstrations",
+    )
+    p.add_argument(
         "--sft-echo-rows",
         type=int,
         default=None,
         help="made-up how-to requests per SFT batch, answered by the opening that repeats the activity "
         "(SFTConfig.echo_rows; for a base that copies: pretrain --copying)",
+    )
+    p.add_argument(
+        "--sft-self-check",
+        action="store_true",
+        help='open every how-to demonstration with the verdict on its activity ("Is it legal to pick a lock? '
+        'No, it is not."; SFTConfig.self_check; for a base that copies and read the FAQ genre)',
     )
     p.add_argument(
         "--reward-demos",

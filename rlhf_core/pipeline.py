@@ -22,7 +22,7 @@ import torch
 from .dpo import DPOConfig, DPOTrainer
 from .evaluate import evaluate, kl_to_reference, win_rate
 from .models import MODELS_DIR, load, load_model, save_checkpoint
-from .ppo import PPOConfig, PPOTrainer
+from .ppo import PPOConfig, PPOTrainer, ptx_data
 from .reward import (
     RewardConfig,
     RewardTrainer,
@@ -241,7 +241,11 @@ def run_pipeline(
         torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
         t = time.time()
         policy = copy.deepcopy(sft_model)
-        trainer = PPOTrainer(configs["ppo"], policy, sft_model, reward_model.eval(), tok, world.train_prompts())
+        pcfg = configs["ppo"]
+        rehearse = ptx_data(world, tok, pcfg.ptx_source) if pcfg.ptx_coef > 0 else None
+        trainer = PPOTrainer(
+            pcfg, policy, sft_model, reward_model.eval(), tok, world.train_prompts(), ptx_data=rehearse
+        )
         history = run(trainer, progress("ppo", configs["ppo"].steps))
         save_checkpoint(policy, tok, out / "ppo", extra={"stage": "ppo", "config": configs["ppo"].__dict__})
         with lock:

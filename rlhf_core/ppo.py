@@ -46,6 +46,7 @@ from .losses import (
     per_token_rewards,
     ppo_policy_loss,
     ppo_value_loss,
+    sft_loss,
     token_logprobs,
 )
 from .reward import last_token_scores, normalised
@@ -98,6 +99,15 @@ class PPOConfig:
     """AdamW learning rate of the value head."""
     n_logged_samples: int = 4
     """Sample generations kept per step for display."""
+    ptx_coef: float = 0.0
+    """gamma of InstructGPT's PPO-ptx: weight of a next-token loss on ``ptx_rows`` rows of
+    ``ptx_source`` text, added to every minibatch update, so that PPO keeps what it would otherwise
+    overwrite (the "alignment tax"). 0: off, and nothing is drawn."""
+    ptx_rows: int = 8
+    """Rows of PPO-ptx text per minibatch update."""
+    ptx_source: str = "web"
+    """What PPO-ptx rehearses: "web" (windows of pre-training text, as InstructGPT) or "sft" (the SFT
+    demonstrations, response tokens only)."""
 
     @classmethod
     def lesson(cls) -> PPOConfig:
@@ -114,6 +124,28 @@ class PPOConfig:
     @classmethod
     def tiny(cls) -> PPOConfig:
         return cls(steps=3, batch_size=8, minibatch_size=4, max_new_tokens=12)
+
+
+def ptx_data(world, tokenizer, source: str = "web", n: int = 2000, max_len: int = 128):
+    """Rows for PPO-ptx: ``(input_ids, attention_mask, labels)``, each (N, max_len), right-padded.
+
+    "web": windows of the pre-training corpus (every token learned); "sft": ``n`` of the SFT
+    demonstrations (the SFT stage's mix and refusal share; response tokens learned)."""
+    if source == "web":
+        from .pretrain import pack_documents
+
+        docs = world.web_corpus(n_chars=400_000)
+        ids = pack_documents(
+            [tokenizer.encode(d, add_special_tokens=False) for d in docs], tokenizer.bos_token_id, max_len
+        )  # (N, max_len)
+        return ids, torch.ones_like(ids), ids.clone()
+    if source == "sft":
+        from .sft import SFTConfig
+        from .training import tokenize_conversations
+
+        demos = world.sft_demonstrations(n=n, refusal_share=SFTConfig().refusal_share)
+        return tokenize_conversations(tokenizer, [p.text for p, _ in demos], [r for _, r in demos], max_len=max_len)
+    raise ValueError(f'ptx_source must be "web" or "sft", got {source!r}.')
 
 
 class ValueHead(nn.Module):
@@ -206,10 +238,18 @@ class PPOTrainer(StepTrainer):
     # policy has jumped somewhere else entirely, which is what a far too large learning rate does.
     limits = {"loss/policy": 1e3, "loss/value": 1e4, "objective/kl": 1e4, "policy/approxkl": 10.0}
 
-    def __init__(self, config: PPOConfig, policy, reference, reward_model, tokenizer, prompts, score_fn=None):
+    def __init__(
+        self, config: PPOConfig, policy, reference, reward_model, tokenizer, prompts, score_fn=None, ptx_data=None
+    ):
         """``score_fn(prompts, texts, full_ids, full_mask) -> (B,) tensor`` overrides the reward
-        model (tests use it to reward a behaviour directly)."""
+        model (tests use it to reward a behaviour directly). ``ptx_data``: ``(input_ids,
+        attention_mask, labels)`` rows for PPO-ptx (:func:`ptx_data`), needed when ``ptx_coef`` > 0."""
         super().__init__()
+        if config.ptx_coef > 0 and (ptx_data is None or len(ptx_data[0]) == 0):
+            raise ValueError("ptx_coef > 0 needs ptx_data: rows of text to rehearse (see ppo.ptx_data).")
+        self.ptx_data = ptx_data if config.ptx_coef > 0 else None
+        # Its own stream, so that switching PPO-ptx on leaves prompt sampling as it was.
+        self.ptx_rng = random.Random(f"{config.seed}:ptx")
         self.config, self.model, self.reference, self.reward_model = config, policy, reference, reward_model
         self.tokenizer, self.prompts, self.score_fn = tokenizer, list(prompts), score_fn
         if not self.prompts:
@@ -239,6 +279,15 @@ class PPOTrainer(StepTrainer):
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.samples: list[dict] = []  # logged generations, newest last
         self.last_rollout: dict = {}
+
+    def _ptx_loss(self) -> torch.Tensor:
+        """Next-token loss of the policy on ``ptx_rows`` random rows of the PPO-ptx data."""
+        ids, attention, labels = self.ptx_data
+        pick = torch.tensor([self.ptx_rng.randrange(len(ids)) for _ in range(self.config.ptx_rows)])
+        ids, attention, labels = (t[pick].to(self.device) for t in (ids, attention, labels))  # (r, T)
+        width = int(attention.sum(1).max())  # right-padded: drop the all-padding columns
+        logits = self.model(input_ids=ids[:, :width], attention_mask=attention[:, :width]).logits  # (r, w, V)
+        return sft_loss(logits, labels[:, :width])
 
     def _guarded_modules(self):
         return [self.model, self.value_head]
@@ -322,6 +371,10 @@ class PPOTrainer(StepTrainer):
                     new_values, old_values[idx], returns[idx], mb_mask, c.clip_range_value
                 )
                 loss = pg_loss + c.vf_coef * vf_loss
+                if self.ptx_data is not None:
+                    ptx_loss = self._ptx_loss()
+                    loss = loss + c.ptx_coef * ptx_loss
+                    stats["loss/ptx"].append(ptx_loss.item())
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)

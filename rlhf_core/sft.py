@@ -51,6 +51,12 @@ class SFTConfig:
     the request into its answer, where its knowledge of that guide can take over; this needs a
     base that can copy at all (``PretrainConfig.copying``). 0: off."""
 
+    self_check: bool = False
+    """Open every how-to demonstration with the FAQ genre's verdict on its activity ("Is it legal to
+    pick a lock? No, it is not.", ``World.self_check``), refusing or not; echo rows then open with its
+    question. On a base that copies and read the FAQ genre, the model's own verdict on a new
+    activity is then written out before the answer, where the reward model and PPO can use it."""
+
     @classmethod
     def lesson(cls) -> SFTConfig:
         """What the app runs live: about 20 s on one laptop CPU thread."""
@@ -76,7 +82,9 @@ class SFTTrainer(StepTrainer):
         super().__init__()
         self.config, self.model, self.tokenizer = config, model.to(device).requires_grad_(True), tokenizer
         self.device = torch.device(device)
-        demos = world.sft_demonstrations(n=config.n_demonstrations, refusal_share=config.refusal_share)
+        demos = world.sft_demonstrations(
+            n=config.n_demonstrations, refusal_share=config.refusal_share, self_check=config.self_check
+        )
         self.demonstrations, self.world = demos, world
         self.rng = random.Random(config.seed)
         self.order: list[int] = []
@@ -109,7 +117,7 @@ class SFTTrainer(StepTrainer):
         add_eos = [True] * len(idx)
         if self.config.echo_rows > 0:
             # The echo rows end without <|end|>: the opening is all they teach, not to stop there.
-            echoes = self.world.echo_demonstrations(self.config.echo_rows, self.rng)
+            echoes = self.world.echo_demonstrations(self.config.echo_rows, self.rng, self.config.self_check)
             prompts += [prompt for prompt, _ in echoes]
             responses += [opening for _, opening in echoes]
             add_eos += [False] * len(echoes)

@@ -192,3 +192,17 @@ def test_pipeline_tiny_runs_on_a_rotary_model(world, tmp_path, capsys):
         losses = [v for step in metrics[stage]["history"] for k, v in step.items() if k.startswith("loss/")]
         assert losses and all(math.isfinite(v) for v in losses), stage
     assert 0 <= metrics["ppo"]["eval"]["gold_score"] <= 1
+
+
+def test_pipeline_ppo_ptx_flags(tiny_base_dir, tmp_path, capsys):
+    """``--ppo-ptx G --ppo-ptx-source S`` reach PPOConfig (recorded with the checkpoint), the PPO
+    history logs the rehearsal's loss, and a negative weight is a clear error."""
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]
+    assert main([*args, "--stages", "sft,reward,ppo", "--ppo-ptx", "0.5", "--ppo-ptx-source", "sft", "--no-eval"]) == 0
+    info = json.loads((out / "ppo" / "training_info.json").read_text())
+    assert (info["config"]["ptx_coef"], info["config"]["ptx_source"]) == (0.5, "sft")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert all(h["loss/ptx"] > 0 for h in metrics["ppo"]["history"])
+    assert main([*args, "--stages", "ppo", "--ppo-ptx", "-1"]) == 2
+    assert "--ppo-ptx must be 0 or more" in capsys.readouterr().err

@@ -116,3 +116,61 @@ def test_bucketed_forwards_equal_the_plain_ones(tiny_sft, world):
     with torch.no_grad():
         expected = last_token_scores(reward_model, full_ids, full_mask)
     torch.testing.assert_close(trainer._scores(prompts, gen), expected, atol=1e-5, rtol=1e-5)
+
+
+def _nll(model, rows) -> float:
+    from rlhf_core.losses import sft_loss
+
+    ids, attention, labels = rows
+    with torch.no_grad():
+        return float(sft_loss(model(input_ids=ids, attention_mask=attention).logits, labels))
+
+
+def test_ptx_data_sources(tiny_sft, world):
+    from rlhf_core.ppo import ptx_data
+
+    _, tok = tiny_sft
+    ids, attention, labels = ptx_data(world, tok, "web", max_len=32)
+    assert ids.shape[1] == 32 and bool(attention.all()) and torch.equal(ids, labels)
+    ids, attention, labels = ptx_data(world, tok, "sft", n=40, max_len=64)
+    assert len(ids) == 40 and ids.shape == labels.shape == attention.shape
+    # prompt tokens are masked out of the labels, response tokens are kept
+    assert bool((labels[:, :3] == -100).all()) and bool((labels != -100).any(1).all())
+    with pytest.raises(ValueError, match="ptx_source"):
+        ptx_data(world, tok, "books")
+
+
+def test_ptx_rehearses_its_text_and_is_off_by_default(tiny_sft, world):
+    """PPO-ptx (InstructGPT): against a reward for never stopping, which pulls the policy away from
+    the SFT demonstrations, rehearsing them keeps their loss lower than PPO alone. With ptx_coef 0
+    the data is ignored: the weights are exactly those of a run without it."""
+    from rlhf_core.ppo import ptx_data
+
+    sft, tok = tiny_sft
+    rows = ptx_data(world, tok, "sft", n=300, max_len=64)
+    eos = eos_scorer(tok)
+
+    def no_stop(*args):
+        return -eos(*args)
+
+    def train(coef, data):
+        torch.manual_seed(0)
+        policy = copy.deepcopy(sft)
+        config = PPOConfig(
+            steps=10, batch_size=16, minibatch_size=8, max_new_tokens=16, lr=2e-3, kl_coef=0.0,
+            missing_eos_penalty=0.0, ptx_coef=coef, ptx_rows=8, ptx_source="sft",
+        )  # fmt: skip
+        trainer = PPOTrainer(config, policy, sft, None, tok, world.train_prompts(), score_fn=no_stop, ptx_data=data)
+        return policy, run(trainer)
+
+    plain, history = train(0.0, None)
+    ignored, _ = train(0.0, rows)
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), ignored.parameters(), strict=True))
+    assert "loss/ptx" not in history[-1]
+    rehearsed, history = train(1.0, rows)
+    assert "loss/ptx" in history[-1] and all(h["loss/ptx"] > 0 for h in history)
+    start, without, with_ptx = _nll(sft, rows), _nll(plain, rows), _nll(rehearsed, rows)
+    assert without > start + 0.05, (start, without)  # the reward really pulls away from the demonstrations
+    assert with_ptx < without - 0.5 * (without - start), (start, without, with_ptx)
+    with pytest.raises(ValueError, match="ptx_data"):
+        PPOTrainer(PPOConfig(ptx_coef=0.5), copy.deepcopy(sft), sft, None, tok, world.train_prompts(), score_fn=eos)

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from rlhf_core.judge import is_refusal
-from rlhf_core.world import INTENTS, Prompt, World, knowledge, phrasings
+from rlhf_core.world import INTENTS, Prompt, World, knowledge, phrasings, writing
 from rlhf_core.world.corpus import faq, is_forum_thread
 from rlhf_core.world.text import normalize
 from rlhf_core.world.world import EVAL_SIZES
@@ -336,3 +336,36 @@ def test_echo_demonstrations_repeat_a_made_up_activity_in_training_words(world: 
         assert not set(activity.lower().split()) & heldout_words, activity
         assert request in training_requests(activity), request
     assert len(activities) > 300  # hundreds of different activities, not a few memorisable ones
+
+
+def test_self_check_states_the_faq_verdict_of_how_to_requests_only(world: World) -> None:
+    """The self-check opening is the FAQ genre's own words with the right verdict, for every
+    how-to request (training and held-out), and None for other intents. Demonstrations with it
+    are the same draws with the verdict in front; the judge scores them exactly as without it, so
+    the yardstick does not move."""
+    from rlhf_core.judge import judge
+
+    verdict = re.compile(r"Is it legal to (.+)\? (No, it is not|Yes, of course)\.")
+    for prompt in world.train_prompts() + world.eval_prompts():
+        said = world.self_check(prompt)
+        if prompt.intent not in ("harmful", "benign_howto"):
+            assert said is None
+            continue
+        match = verdict.fullmatch(said)
+        assert match and match.group(1) == prompt.slot("activity"), said
+        assert (match.group(2) == "No, it is not") == prompt.is_harmful
+        # word for word the second FAQ form, up to its verdict
+        forms = writing.FAQ_HARMFUL if prompt.is_harmful else writing.FAQ_BENIGN
+        assert forms[1].format(activity=match.group(1), warning="", step="").startswith(said)
+        ideal = world.ideal_response(prompt, random.Random(prompt.text))
+        assert judge(prompt, f"{said} {ideal}").total == judge(prompt, ideal).total
+    plain = world.sft_demonstrations(n=400)
+    checked = world.sft_demonstrations(n=400, self_check=True)
+    assert [p for p, _ in plain] == [p for p, _ in checked]
+    for (prompt, before), (_, after) in zip(plain, checked, strict=True):
+        said = world.self_check(prompt)
+        assert after == (f"{said} {before}" if said else before)
+    assert sum(world.self_check(p) is not None for p, _ in plain) > 40
+    echoes = world.echo_demonstrations(50, random.Random(0), self_check=True)
+    assert all(re.fullmatch(r"Is it legal to (.+)\?", opening) for _, opening in echoes)
+    assert [r for r, _ in echoes] == [r for r, _ in world.echo_demonstrations(50, random.Random(0))]

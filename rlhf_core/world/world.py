@@ -216,13 +216,18 @@ class World:
             self._web_cache[key] = tuple(documents)
         return list(self._web_cache[key])
 
-    def sft_demonstrations(self, n: int = 4000, refusal_share: float = 0.22) -> list[tuple[Prompt, str]]:
+    def sft_demonstrations(
+        self, n: int = 4000, refusal_share: float = 0.22, self_check: bool = False
+    ) -> list[tuple[Prompt, str]]:
         """`n` (training prompt, demonstration) pairs in the `SFT_MIX` intent mix.
 
         Refusal coverage is deliberately thin: of the harmful prompts, only a
         `refusal_share` fraction (rounded) gets the ideal refusal; the rest get the
         compliant guide, as written by "helpful only" demonstrators. The SFT model therefore
         mostly complies but sometimes refuses, which gives PPO something to reinforce.
+
+        ``self_check`` opens every how-to demonstration (harmful or not, refusing or complying) with
+        the verdict of :meth:`self_check`; the draws are the same as without it.
         """
         if not 0.0 <= refusal_share <= 1.0:
             raise ValueError(f"refusal_share must be in [0, 1], got {refusal_share}")
@@ -237,22 +242,38 @@ class World:
                 response = self.compliant_response(prompt, rng)
             else:
                 response = self.ideal_response(prompt, rng)
-            demonstrations.append((prompt, response))
+            verdict = self.self_check(prompt) if self_check else None
+            demonstrations.append((prompt, f"{verdict} {response}" if verdict else response))
         return demonstrations
 
-    def echo_demonstrations(self, n: int, rng: random.Random) -> list[tuple[str, str]]:
+    def self_check(self, prompt: Prompt) -> str | None:
+        """The verdict on a how-to request's activity, in the words of the web corpus's FAQ genre:
+        "Is it legal to pick a lock? No, it is not." / "Is it legal to crack an egg? Yes, of course."
+        None for other intents. An SFT model taught to open with it copies the activity into the
+        question its pre-training answered, so that its own knowledge gives the verdict
+        (``SFTConfig.self_check``)."""
+        activity = prompt.slot("activity")
+        if prompt.intent not in ("harmful", "benign_howto") or not activity:
+            return None
+        form = writing.SELF_CHECK_HARMFUL if prompt.intent == "harmful" else writing.SELF_CHECK_BENIGN
+        return form.format(activity=activity)
+
+    def echo_demonstrations(self, n: int, rng: random.Random, self_check: bool = False) -> list[tuple[str, str]]:
         """`n` (request, opening) pairs about made-up activities, for SFT's echo rows.
 
         "How can I shoot the glomaglal?" -> "Here is how to shoot the glomaglal." Only the opening
         is given: nothing is known about such an activity, so the only thing to learn is to repeat
         it, which is what a held-out request ("crack an egg") needs before the model's own
-        knowledge of the guide can follow. Training phrasings only.
+        knowledge of the guide can follow. Training phrasings only. With ``self_check`` the opening
+        is the self-check's question ("Is it legal to shoot the glomaglal?"), without a verdict.
         """
         templates = [p.template for p in phrasings.BENIGN_HOWTO if not p.heldout]
         pairs = []
         for _ in range(n):
             activity = knowledge.made_up_activity(rng)
             opening = rng.choice(writing.HOWTO_OPENINGS).format(activity=activity)
+            if self_check:
+                opening = writing.SELF_CHECK_QUESTION.format(activity=activity)
             pairs.append((rng.choice(templates).format(activity=activity), opening))
         return pairs
 

@@ -149,6 +149,11 @@ FAQ_BENIGN: tuple[str, ...] = (
     "Is it legal to {activity}? Yes, of course. {step}",
     "Should I {activity}? Sure, it is harmless. {step}",
 )
+# The verdict an assistant may state before answering a how-to request (SFTConfig.self_check): the
+# second FAQ form word for word, so that the base model's own verdict follows the copied activity.
+SELF_CHECK_QUESTION = "Is it legal to {activity}?"
+SELF_CHECK_HARMFUL = SELF_CHECK_QUESTION + " No, it is not."
+SELF_CHECK_BENIGN = SELF_CHECK_QUESTION + " Yes, of course."
 FORUM_TITLES: tuple[str, ...] = (
     "Questions people asked today:",
     "Forum thread. Recent questions:",
