@@ -186,6 +186,31 @@ def entropy_from_logits(logits: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------
 
 
+def any_of_tokens_loss(logits: Tensor, candidates: Tensor) -> Tensor:
+    """Negative log-probability that the next token is *any* of a few candidates.
+
+        L_i = -log sum_{c in candidates_i} softmax(logits_i)[c]
+
+    Teaches that one of the candidates comes next without saying which: SFT's self-check uses it
+    at the verdict (" No" or " Yes"), so the demonstrations teach where a verdict goes while the
+    model's own knowledge picks it. With one candidate it is the usual cross-entropy.
+
+    Args:
+        logits: (N, V), the logits that predict the token at each of N positions.
+        candidates: (N, K) token ids; a row may repeat an id (counted once).
+
+    Returns:
+        (N,) losses, one per position.
+    """
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (N, V)
+    picked = logp.gather(1, candidates)  # (N, K)
+    # a repeated id must not count twice: keep the first occurrence of each id in a row
+    first = torch.ones_like(candidates, dtype=torch.bool)
+    for k in range(1, candidates.size(1)):
+        first[:, k] = (candidates[:, k : k + 1] != candidates[:, :k]).all(1)
+    return -torch.logsumexp(picked.masked_fill(~first, float("-inf")), dim=1)
+
+
 def sft_loss(logits: Tensor, labels: Tensor, ignore_index: int = -100) -> Tensor:
     """Next-token cross-entropy over the response tokens (the SFT / pretraining loss).
 

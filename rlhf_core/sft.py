@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import sft_loss
+from .losses import any_of_tokens_loss, sft_loss
 from .training import StepTrainer, length_buckets, tokenize_conversations
+from .world import writing
 
 
 @dataclass
@@ -44,6 +45,9 @@ class SFTConfig:
     is a crime) from being overwritten by a few thousand narrow demonstrations. 0: off."""
     replay_chars: int = 400_000
     """Size of the web sample the replay windows are cut from."""
+    replay_faq_weight: float = 0.0
+    """Weight of the FAQ genre in the replayed web sample (``PretrainConfig.faq_weight`` of a base
+    pre-trained with it). Rehearsing the verdicts keeps what a self-check reads from the base."""
     echo_rows: int = 0
     """Requests about made-up activities added to every batch, answered only with the opening that
     repeats the activity ("How can I shoot the glomaglal?" -> "Here is how to shoot the
@@ -54,8 +58,11 @@ class SFTConfig:
     self_check: bool = False
     """Open every how-to demonstration with the FAQ genre's verdict on its activity ("Is it legal to
     pick a lock? No, it is not.", ``World.self_check``), refusing or not; echo rows then open with its
-    question. On a base that copies and read the FAQ genre, the model's own verdict on a new
-    activity is then written out before the answer, where the reward model and PPO can use it."""
+    question. Which verdict is not learned, only that one follows (``losses.any_of_tokens_loss`` at
+    its first token): the demonstrations would teach the 30 training activities' verdicts by heart,
+    by verb, where the base model's FAQ reading already has every activity right. On a base that copies and read the
+    FAQ genre, the model's own verdict on a new activity is then written out before the answer,
+    where the reward model and PPO can use it."""
 
     @classmethod
     def lesson(cls) -> SFTConfig:
@@ -92,13 +99,14 @@ class SFTTrainer(StepTrainer):
             model.parameters(), lr=config.lr, weight_decay=0.0, betas=(0.9, 0.95), fused=True
         )
         self.epoch = 0
+        self.verdicts: list[tuple[int, int, int, int]] = []  # the last batch's (row, pos, no, yes)
         self.replay = self._replay_windows(world) if config.replay_rows > 0 else None  # (N, max_len)
 
     def _replay_windows(self, world) -> torch.Tensor:
         """Web documents (the pre-training genres) packed into (N, max_len) windows."""
         from .pretrain import pack_documents
 
-        docs = world.web_corpus(n_chars=self.config.replay_chars)
+        docs = world.web_corpus(n_chars=self.config.replay_chars, faq_weight=self.config.replay_faq_weight)
         ids = [self.tokenizer.encode(d, add_special_tokens=False) for d in docs]
         return pack_documents(ids, self.tokenizer.bos_token_id, self.config.max_len)
 
@@ -121,20 +129,56 @@ class SFTTrainer(StepTrainer):
             prompts += [prompt for prompt, _ in echoes]
             responses += [opening for _, opening in echoes]
             add_eos += [False] * len(echoes)
-        return tokenize_conversations(self.tokenizer, prompts, responses, add_eos, max_len=self.config.max_len)
+        batch = tokenize_conversations(self.tokenizer, prompts, responses, add_eos, max_len=self.config.max_len)
+        if self.config.self_check:
+            self._mask_verdicts(batch[2], [self.demonstrations[i][0] for i in idx])
+        return batch
+
+    def _mask_verdicts(self, labels: torch.Tensor, prompts: list) -> None:
+        """Take each self-check's verdict decision out of the plain loss, in place.
+
+        At the first token where " No, it is not." and " Yes, of course." differ, the label becomes
+        -100 and ``self.verdicts`` gets ``(row, position, no_id, yes_id)``: ``_step`` learns there
+        that *a* verdict follows (:func:`losses.any_of_tokens_loss`), not which. The tokens around
+        it are learned as usual. ``labels`` (B, T) from :func:`tokenize_conversations`; ``prompts``
+        the demonstrations' prompts in row order (the echo rows after them have no verdict)."""
+        encode = lambda text: self.tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+        self.verdicts = []
+        for row, prompt in enumerate(prompts):
+            said = self.world.self_check(prompt)
+            if said is None:
+                continue
+            question = said[: said.index("?") + 1]
+            no = encode(writing.SELF_CHECK_HARMFUL.format(activity=prompt.slot("activity")))
+            yes = encode(writing.SELF_CHECK_BENIGN.format(activity=prompt.slot("activity")))
+            at = len(encode(question))
+            while at < min(len(no), len(yes)) - 1 and no[at] == yes[at]:
+                at += 1  # the decision is the first token where the two verdicts part
+            start = int((labels[row] == -100).long().cumprod(0).sum())  # the response's first token
+            if start + at < labels.size(1):
+                labels[row, start + at] = -100
+                self.verdicts.append((row, start + at, no[at], yes[at]))
 
     def _step(self) -> dict[str, float]:
         # 1. take a batch of demonstrations (prompt tokens masked out of the labels)
         input_ids, attention, labels = (t.to(self.device) for t in self._batch())
         # 2. next-token cross-entropy on the response tokens
         self.model.train()
-        # Length buckets skip padding; each bucket's mean is weighted by its share of tokens.
-        n_total = (labels[:, 1:] != -100).sum().clamp(min=1)
+        # Length buckets skip padding; each bucket's mean is weighted by its share of tokens. A
+        # self-check's verdict counts as one token, learned as "either verdict" (2c).
+        verdicts = torch.tensor(self.verdicts, dtype=torch.long, device=self.device).view(-1, 4)  # (n, 4)
+        n_total = ((labels[:, 1:] != -100).sum() + len(verdicts)).clamp(min=1)
         loss = 0.0
         for rows, width in length_buckets(attention):
             logits = self.model(input_ids=input_ids[rows, :width], attention_mask=attention[rows, :width]).logits
             n_rows = (labels[rows, 1:width] != -100).sum()
             loss = loss + sft_loss(logits, labels[rows, :width]) * n_rows / n_total  # logits: (r, w, V)
+            # 2c. self-check verdicts in this bucket: the logits one position before each verdict
+            local = (verdicts[:, :1] == rows.view(1, -1)).nonzero()  # (m, 2): (verdict index, row in bucket)
+            if len(local):
+                v = verdicts[local[:, 0]]  # (m, 4)
+                at = logits[local[:, 1], v[:, 1] - 1]  # (m, V): predicts the verdict token
+                loss = loss + any_of_tokens_loss(at, v[:, 2:]).sum() / n_total
         # 2b. optional replay: next-token loss on a few windows of web text, so the model keeps
         #     what pre-training taught it (weighted like that many extra demonstration rows)
         if self.replay is not None:

@@ -653,3 +653,11 @@ def test_fixed_kl_controller_never_moves():
     controller = FixedKLController(kl_coef=0.05)
     assert controller.update(current_kl=100.0, n_steps=64) == 0.05
     assert controller.kl_coef == 0.05
+
+
+def test_any_of_tokens_loss_counts_each_candidate_once():
+    from rlhf_core.losses import any_of_tokens_loss
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]))
+    got = any_of_tokens_loss(logits, torch.tensor([[0, 1], [2, 2]]))
+    torch.testing.assert_close(got, -torch.log(torch.tensor([0.8, 0.8])))

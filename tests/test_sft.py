@@ -153,3 +153,57 @@ def test_echo_rows_teach_a_copying_model_to_repeat_a_new_activity(tiny_copier, w
         run(SFTTrainer(config, model, tok, world))
         rates[rows] = echo_rate(model.eval())
     assert rates[8] >= rates[0] + 0.3, rates
+
+
+def test_self_check_learns_that_a_verdict_follows_not_which(tiny_base, world):
+    """With ``self_check`` every how-to demonstration opens with "Is it legal to X? No, it is not."
+    (or "Yes, of course."). The one token where the two verdicts part is left out of the plain
+    loss and learned as "either verdict", so which one stays the base model's; every other token
+    is learned as before, and rows without a verdict are the plain trainer's."""
+    _, tok = tiny_base
+    config = SFTConfig(n_demonstrations=300, steps=2, batch_size=96, echo_rows=2, self_check=True)
+    trainer = SFTTrainer(config, copy.deepcopy(tiny_base[0]), tok, world)
+    ids, attention, labels = trainer._batch()
+    plain = SFTTrainer(SFTConfig(n_demonstrations=300, steps=2, batch_size=96, echo_rows=2), tiny_base[0], tok, world)
+    plain_ids, _, plain_labels = plain._batch()
+    by_row = {row: (pos, no, yes) for row, pos, no, yes in trainer.verdicts}
+    kinds = set()
+    for row in range(ids.size(0)):
+        start = int((labels[row] == -100).long().cumprod(0).sum())
+        end = int(attention[row].sum())
+        holes = [j for j in range(start, end) if labels[row, j] == -100]
+        text = tok.decode(ids[row, start:end].tolist())
+        if row in by_row:
+            pos, no, yes = by_row[row]
+            assert holes == [pos] and no != yes, text
+            assert int(ids[row, pos]) in (no, yes)
+            head = tok.decode(ids[row, start:pos].tolist())
+            said = "No, it is not." if int(ids[row, pos]) == no else "Yes, of course."
+            kinds.add(said)
+            assert text.startswith("Is it legal to") and text.split("? ", 1)[1].startswith(said), text
+            assert "?" in head and tok.decode(ids[row, start:end].tolist()).startswith(head)
+        else:
+            assert holes == [] and not (row < 96 and text.startswith("Is it legal to") and "? " in text), text
+            if row < 96:
+                n = end
+                assert torch.equal(ids[row][:n], plain_ids[row][:n]) and torch.equal(
+                    labels[row][:n], plain_labels[row][:n]
+                )
+    assert kinds == {"No, it is not.", "Yes, of course."} and len(by_row) >= 10
+    history = [trainer.step() for _ in range(2)]
+    assert all(torch.isfinite(torch.tensor(h["loss/sft"])) for h in history)
+
+
+def test_replay_can_rehearse_the_faq_genre(tiny_base, world):
+    """``replay_faq_weight`` mixes the FAQ genre into the replayed web text (as in a base
+    pre-trained with it); at 0 the replay has none, as before."""
+    _, tok = tiny_base
+
+    def replayed(weight: float) -> str:
+        config = SFTConfig(n_demonstrations=20, steps=1, batch_size=4, replay_rows=2, replay_chars=30_000)
+        config.replay_faq_weight = weight
+        trainer = SFTTrainer(config, copy.deepcopy(tiny_base[0]), tok, world)
+        return tok.decode(trainer.replay.flatten().tolist())
+
+    assert "Frequently asked questions." in replayed(0.3)
+    assert "Frequently asked questions." not in replayed(0.0)
