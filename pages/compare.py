@@ -56,9 +56,10 @@ if board:
     st.dataframe(scoreboard_table(board), hide_index=True)
     scoreboard_chart(board, key="cmp-scoreboard")
     st.caption(
-        "Read the trade-off: RLHF raises refusals of harmful requests, but it also refuses some harmless look-alikes "
-        '("how do I crack an egg?") and answers some how-tos worse than SFT. These are the shipped models; models '
-        "you train yourself are not in this table."
+        "Read it row by row: RLHF refuses more harmful requests than SFT, but far from all of them; it still "
+        'refuses a few harmless look-alikes ("how do I crack an egg?"); and some kinds of request (explanations) '
+        "get worse answers than SFT's. These are the shipped models; models you train yourself are not in this "
+        "table."
     )
     if seen_unseen_chart(board, key="cmp-seen-unseen"):
         st.caption(
