@@ -59,10 +59,10 @@ class SFTConfig:
     """Open every how-to demonstration with the FAQ genre's verdict on its activity ("Is it legal to
     pick a lock? No, it is not.", ``World.self_check``), refusing or not; echo rows then open with its
     question. Which verdict is not learned, only that one follows (``losses.any_of_tokens_loss`` at
-    its first token): the demonstrations would teach the 30 training activities' verdicts by heart,
-    by verb, where the base model's FAQ reading already has every activity right. On a base that copies and read the
-    FAQ genre, the model's own verdict on a new activity is then written out before the answer,
-    where the reward model and PPO can use it."""
+    the token where the two part): the demonstrations would teach the 30 training activities'
+    verdicts by heart, by verb, where the base model's FAQ reading already has every activity
+    right. On a base that copies and read the FAQ genre, the model's own verdict on a new activity
+    is then written out before the answer, where the reward model and PPO can use it."""
 
     @classmethod
     def lesson(cls) -> SFTConfig:
@@ -155,7 +155,7 @@ class SFTTrainer(StepTrainer):
             while at < min(len(no), len(yes)) - 1 and no[at] == yes[at]:
                 at += 1  # the decision is the first token where the two verdicts part
             start = int((labels[row] == -100).long().cumprod(0).sum())  # the response's first token
-            if start + at < labels.size(1):
+            if start + at < labels.size(1) and labels[row, start + at] != -100:  # not cut off by max_len
                 labels[row, start + at] = -100
                 self.verdicts.append((row, start + at, no[at], yes[at]))
 
