@@ -22,7 +22,7 @@ import torch
 from .dpo import DPOConfig, DPOTrainer
 from .evaluate import evaluate, kl_to_reference, win_rate
 from .models import MODELS_DIR, load, load_model, save_checkpoint
-from .ppo import PPOConfig, PPOTrainer, ptx_data
+from .ppo import PPOConfig, PPOTrainer, rehearsal_rows
 from .reward import (
     RewardConfig,
     RewardTrainer,
@@ -242,7 +242,7 @@ def run_pipeline(
         t = time.time()
         policy = copy.deepcopy(sft_model)
         pcfg = configs["ppo"]
-        rehearse = ptx_data(world, tok, pcfg.ptx_source) if pcfg.ptx_coef > 0 else None
+        rehearse = rehearsal_rows(pcfg, world, tok)
         trainer = PPOTrainer(
             pcfg, policy, sft_model, reward_model.eval(), tok, world.train_prompts(), ptx_data=rehearse
         )

@@ -1024,11 +1024,14 @@ def start_ppo(sft: LoadedModel, reward: LoadedModel, **overrides) -> jobs.Job:
     cfg = config("ppo", **overrides)
 
     def make(job: jobs.Job):
-        from .ppo import PPOTrainer
+        from .ppo import PPOTrainer, rehearsal_rows
 
         job.set_phase("copying the SFT model (policy) and freezing the reference")
         policy = trainable_copy(sft)
-        return PPOTrainer(cfg, policy, sft.model, reward.model, sft.tokenizer, world().train_prompts())
+        rehearse = rehearsal_rows(cfg, world(), sft.tokenizer)  # None unless the preset uses PPO-ptx
+        return PPOTrainer(
+            cfg, policy, sft.model, reward.model, sft.tokenizer, world().train_prompts(), ptx_data=rehearse
+        )
 
     def finish(trainer, job):
         if job.step == 0:

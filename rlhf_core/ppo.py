@@ -136,12 +136,9 @@ def ptx_data(world, tokenizer, source: str = "web", n: int = 2000, max_len: int 
     "web": windows of the pre-training corpus (every token learned); "sft": ``n`` of the SFT
     demonstrations (the SFT stage's mix and refusal share; response tokens learned)."""
     if source == "web":
-        from .pretrain import pack_documents
+        from .pretrain import web_windows
 
-        docs = world.web_corpus(n_chars=400_000)
-        ids = pack_documents(
-            [tokenizer.encode(d, add_special_tokens=False) for d in docs], tokenizer.bos_token_id, max_len
-        )  # (N, max_len)
+        ids = web_windows(world, tokenizer, 400_000, max_len)  # (N, max_len)
         return ids, torch.ones_like(ids), ids.clone()
     if source == "sft":
         from .sft import SFTConfig
@@ -150,6 +147,13 @@ def ptx_data(world, tokenizer, source: str = "web", n: int = 2000, max_len: int 
         demos = world.sft_demonstrations(n=n, refusal_share=SFTConfig().refusal_share)
         return tokenize_conversations(tokenizer, [p.text for p, _ in demos], [r for _, r in demos], max_len=max_len)
     raise ValueError(f'ptx_source must be "web" or "sft", got {source!r}.')
+
+
+def rehearsal_rows(config: PPOConfig, world, tokenizer):
+    """The ``ptx_data`` a :class:`PPOTrainer` with ``config`` needs: :func:`ptx_data` of its
+    ``ptx_source`` when PPO-ptx is on, else None. Every caller that builds a trainer from a config
+    (the pipeline, the app) goes through here, so a preset with PPO-ptx runs anywhere."""
+    return ptx_data(world, tokenizer, config.ptx_source) if config.ptx_coef > 0 else None
 
 
 class ValueHead(nn.Module):

@@ -104,11 +104,10 @@ class SFTTrainer(StepTrainer):
 
     def _replay_windows(self, world) -> torch.Tensor:
         """Web documents (the pre-training genres) packed into (N, max_len) windows."""
-        from .pretrain import pack_documents
+        from .pretrain import web_windows
 
-        docs = world.web_corpus(n_chars=self.config.replay_chars, faq_weight=self.config.replay_faq_weight)
-        ids = [self.tokenizer.encode(d, add_special_tokens=False) for d in docs]
-        return pack_documents(ids, self.tokenizer.bos_token_id, self.config.max_len)
+        c = self.config
+        return web_windows(world, self.tokenizer, c.replay_chars, c.max_len, faq_weight=c.replay_faq_weight)
 
     def lr_at(self, step: int) -> float:
         return self.config.lr * (1.0 - 0.9 * step / max(1, self.config.steps))

@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rlhf_core.losses import token_logprobs  # noqa: E402
 from rlhf_core.models import load  # noqa: E402
 from rlhf_core.world import knowledge, writing  # noqa: E402
 
@@ -45,10 +46,11 @@ YES = writing.SELF_CHECK_BENIGN.split("?", 1)[1]  # " Yes, of course."
 @torch.no_grad()
 def continuation_logprob(model, tokenizer, context: str, continuation: str) -> float:
     """log p(continuation | context), summed over the continuation's tokens."""
-    head = tokenizer.encode(context, add_special_tokens=False)
-    full = tokenizer.encode(context + continuation, add_special_tokens=False)
-    logp = model(input_ids=torch.tensor([full])).logits[0].float().log_softmax(-1)  # (T, V)
-    return float(sum(logp[i - 1, full[i]] for i in range(len(head), len(full))))
+    head = len(tokenizer.encode(context, add_special_tokens=False))
+    ids = torch.tensor([tokenizer.encode(context + continuation, add_special_tokens=False)])  # (1, T)
+    logits = model(input_ids=ids).logits.float()  # (1, T, V)
+    per_token = token_logprobs(logits[:, :-1], ids[:, 1:])  # (1, T-1): token t+1 given the prefix
+    return float(per_token[0, head - 1 :].sum())
 
 
 def frame_context(tokenizer, request: str | None, activity: str) -> str:

@@ -238,6 +238,10 @@ def test_live_training_entry_points_on_tiny_models(shipped):
     ppo_job = playground.start_ppo(shipped["sft"], reward, steps=2, kl_coef=0.0)
     ppo = run_job(ppo_job)
     assert ppo.info["kl_coef"] == 0.0 and ppo_job.samples and "response" in ppo_job.samples[0]
+    # A preset with PPO-ptx (the full one) runs in the app too: the job builds its rehearsal rows.
+    ptx_job = playground.start_ppo(shipped["sft"], reward, steps=1, ptx_coef=0.5, ptx_source="sft", ptx_rows=2)
+    run_job(ptx_job)
+    assert ptx_job.history and all(m["loss/ptx"] > 0 for m in ptx_job.history)
 
     dpo = run_job(playground.start_dpo(mine, ratings, steps=2))
     assert dpo.info["n_pairs"] >= 1
