@@ -239,6 +239,10 @@ def _pipeline(args) -> int:
         overrides["sft"] = {"echo_rows": args.sft_echo_rows}
     if args.sft_self_check:
         overrides.setdefault("sft", {})["self_check"] = True
+    if args.sft_refusal_share is not None:
+        if not 0.0 <= args.sft_refusal_share <= 1.0:
+            raise ValueError(f"--sft-refusal-share must be between 0 and 1, got {args.sft_refusal_share}.")
+        overrides.setdefault("sft", {})["refusal_share"] = args.sft_refusal_share
     if args.reward_demos is not None:
         if args.reward_demos < 0:
             raise ValueError(f"--reward-demos must be 0 or more, got {args.reward_demos}.")
@@ -247,6 +251,10 @@ def _pipeline(args) -> int:
         if args.reward_steps < 1:
             raise ValueError(f"--reward-steps must be 1 or more, got {args.reward_steps}.")
         overrides.setdefault("reward", {})["steps"] = args.reward_steps
+    if args.reward_ensemble is not None:
+        if args.reward_ensemble < 1:
+            raise ValueError(f"--reward-ensemble must be 1 or more, got {args.reward_ensemble}.")
+        overrides.setdefault("reward", {})["ensemble"] = args.reward_ensemble
     start = time.time()
     metrics = run_pipeline(
         args.out,
@@ -410,6 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
         'No, it is not."; SFTConfig.self_check; for a base that copies and read the FAQ genre)',
     )
     p.add_argument(
+        "--sft-refusal-share",
+        type=float,
+        default=None,
+        help="share of harmful-request demonstrations that refuse (SFTConfig.refusal_share; default 0.22)",
+    )
+    p.add_argument(
         "--reward-demos",
         type=int,
         default=None,
@@ -418,6 +432,13 @@ def build_parser() -> argparse.ArgumentParser:
         "so raise --reward-steps to keep one epoch)",
     )
     p.add_argument("--reward-steps", type=int, default=None, help="override the reward model's optimiser steps")
+    p.add_argument(
+        "--reward-ensemble",
+        type=int,
+        default=None,
+        help="train this many reward models on the same pairs (other seeds) and reward PPO with the mean "
+        "of their normalised scores (RewardConfig.ensemble; members saved under reward/ensemble/)",
+    )
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
     p.add_argument(
         "--sequential", action="store_true", help="run DPO after PPO instead of alongside it on a second core"

@@ -176,6 +176,20 @@ def load_model(path: str | os.PathLike, kind: str = "causal_lm", device: str = "
     return model.to(device).eval()
 
 
+ENSEMBLE_DIR = "ensemble"
+"""Sub-folder of a reward-model checkpoint holding its ensemble's other members (``1``, ``2``, ...;
+``RewardConfig.ensemble``). The checkpoint folder itself is member 0."""
+
+
+def load_ensemble_members(reward_dir: str | os.PathLike, device: str = "cpu") -> list:
+    """The other members of a reward-model ensemble saved in ``reward_dir`` (none: ``[]``)."""
+    folder = Path(reward_dir) / ENSEMBLE_DIR
+    if not folder.is_dir():
+        return []
+    names = sorted((d for d in folder.iterdir() if d.name.isdigit() and d.is_dir()), key=lambda d: int(d.name))
+    return [load_model(d, kind="reward", device=device) for d in names]
+
+
 def load(path: str | os.PathLike, device: str = "cpu"):
     """Load ``(model, tokenizer)`` from a checkpoint folder."""
     return load_model(path, device=device), load_tokenizer(path)

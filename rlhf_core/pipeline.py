@@ -21,7 +21,7 @@ import torch
 
 from .dpo import DPOConfig, DPOTrainer
 from .evaluate import evaluate, kl_to_reference, win_rate
-from .models import MODELS_DIR, load, load_model, save_checkpoint
+from .models import ENSEMBLE_DIR, MODELS_DIR, load, load_ensemble_members, load_model, save_checkpoint
 from .ppo import PPOConfig, PPOTrainer, rehearsal_rows
 from .reward import (
     RewardConfig,
@@ -185,6 +185,19 @@ def run_pipeline(
         # The pairs travel with the reward model: DPO and the app reuse exactly this data.
         save_pairs(pairs, out / "reward" / "preference_pairs.jsonl")
         save_pairs(eval_pairs, out / "reward" / "preference_pairs_heldout.jsonl")
+        # Optional ensemble (RewardConfig.ensemble): more members on the same pairs, another seed each.
+        members = [reward_model]
+        for k in range(1, rcfg.ensemble):
+            torch.manual_seed(seed + k)  # another head initialisation ...
+            member_cfg = copy.copy(rcfg)
+            member_cfg.seed = seed + k  # ... and batch order
+            member = reward_model_from_policy(sft_model)
+            member_trainer = RewardTrainer(member_cfg, member, tok, pairs, eval_pairs)
+            run(member_trainer, progress(f"reward {k + 1}/{rcfg.ensemble}", rcfg.steps))
+            member_calib = member_trainer.calibrate(sft_model, train_pool, seed=seed)
+            extra = {"stage": "reward", "config": member_cfg.__dict__, **member_calib}
+            save_checkpoint(member, tok, out / "reward" / ENSEMBLE_DIR / str(k), extra=extra)
+            members.append(member)
         timings["reward"] = time.time() - t
         acc = pair_accuracy(reward_model, tok, eval_pairs)
         train_acc = pair_accuracy(reward_model, tok, pairs[:300])
@@ -199,10 +212,20 @@ def run_pipeline(
             "rejected_scores": acc["rejected_scores"],
             **calib,
         }
+        if len(members) > 1:
+            ens = pair_accuracy(members, tok, eval_pairs)
+            metrics["reward"]["ensemble"] = {
+                "members": len(members),
+                "pair_accuracy": ens["pair_accuracy"],
+                "pair_accuracy_by_intent": ens["by_intent"],
+                "member_pair_accuracy": [acc["pair_accuracy"]]
+                + [pair_accuracy(m, tok, eval_pairs)["pair_accuracy"] for m in members[1:]],
+            }
         save_metrics()
     elif "ppo" in stages or "dpo" in stages:
         reward_dir = out / "reward" if (out / "reward").exists() else MODELS_DIR / "reward"
         reward_model = load_model(reward_dir, kind="reward", device=str(device))
+        members = [reward_model] + load_ensemble_members(reward_dir, device=str(device))
         pairs = load_pairs(reward_dir / "preference_pairs.jsonl")
 
     # DPO: the same preference pairs, no reward model (in a second thread while PPO trains)
@@ -243,14 +266,15 @@ def run_pipeline(
         policy = copy.deepcopy(sft_model)
         pcfg = configs["ppo"]
         rehearse = rehearsal_rows(pcfg, world, tok)
+        # Every member of the reward model's ensemble scores PPO's samples (one model: the usual case).
         trainer = PPOTrainer(
-            pcfg, policy, sft_model, reward_model.eval(), tok, world.train_prompts(), ptx_data=rehearse
+            pcfg, policy, sft_model, [m.eval() for m in members], tok, world.train_prompts(), ptx_data=rehearse
         )
         history = run(trainer, progress("ppo", configs["ppo"].steps))
         save_checkpoint(policy, tok, out / "ppo", extra={"stage": "ppo", "config": configs["ppo"].__dict__})
         with lock:
             timings["ppo"] = time.time() - t
-            metrics["ppo"] = {"history": history, "samples": trainer.samples}
+            metrics["ppo"] = {"history": history, "samples": trainer.samples, "reward_members": len(members)}
         do_eval("ppo", policy.eval(), tok, reference=sft_model)
         save_metrics()
 

@@ -50,7 +50,7 @@ from .losses import (
     sft_loss,
     token_logprobs,
 )
-from .reward import last_token_scores, normalised
+from .reward import ensemble_scores
 from .training import StepTrainer, length_buckets, restore_order
 
 
@@ -249,8 +249,10 @@ class PPOTrainer(StepTrainer):
     def __init__(
         self, config: PPOConfig, policy, reference, reward_model, tokenizer, prompts, score_fn=None, ptx_data=None
     ):
-        """``score_fn(prompts, texts, full_ids, full_mask) -> (B,) tensor`` overrides the reward
-        model (tests use it to reward a behaviour directly). ``ptx_data``: ``(input_ids,
+        """``reward_model``: one reward model, or a list of them (an ensemble: the reward is the mean
+        of their normalised scores, :func:`reward.ensemble_scores`). ``score_fn(prompts, texts,
+        full_ids, full_mask) -> (B,) tensor`` overrides the reward model (tests use it to reward a
+        behaviour directly). ``ptx_data``: ``(input_ids,
         attention_mask, labels)`` rows for PPO-ptx (:func:`ptx_data`), needed when ``ptx_coef`` > 0."""
         super().__init__()
         if config.ptx_coef > 0 and (ptx_data is None or len(ptx_data[0]) == 0):
@@ -258,7 +260,10 @@ class PPOTrainer(StepTrainer):
         self.ptx_data = ptx_data if config.ptx_coef > 0 else None
         # Its own stream, so that switching PPO-ptx on leaves prompt sampling as it was.
         self.ptx_rng = random.Random(f"{config.seed}:ptx")
-        self.config, self.model, self.reference, self.reward_model = config, policy, reference, reward_model
+        self.config, self.model, self.reference = config, policy, reference
+        members = list(reward_model) if isinstance(reward_model, (list, tuple)) else [reward_model]
+        self.reward_models = [m for m in members if m is not None]
+        self.reward_model = self.reward_models[0] if self.reward_models else None
         self.tokenizer, self.prompts, self.score_fn = tokenizer, list(prompts), score_fn
         if not self.prompts:
             raise ValueError("PPO needs at least one training prompt.")
@@ -266,7 +271,7 @@ class PPOTrainer(StepTrainer):
         # The policy may be a copy of a model that was frozen elsewhere (deepcopy keeps
         # requires_grad=False), so switch its gradients on explicitly.
         policy.requires_grad_(True)
-        for frozen in (reference, reward_model):
+        for frozen in (reference, *self.reward_models):
             if frozen is not None:
                 frozen.eval().requires_grad_(False)
         self.value_head = ValueHead(policy.config.hidden_size).to(self.device)
@@ -310,12 +315,12 @@ class PPOTrainer(StepTrainer):
             full_mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
             return self.score_fn(batch_prompts, gen.texts, full_ids, full_mask).to(self.device).float()
         parts = [
-            (rows, last_token_scores(self.reward_model, torch.cat([p_ids, r_ids], 1), torch.cat([p_mask, r_mask], 1)))
+            (rows, ensemble_scores(self.reward_models, torch.cat([p_ids, r_ids], 1), torch.cat([p_mask, r_mask], 1)))
             for rows, p_ids, p_mask, r_ids, r_mask in response_buckets(
                 gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask
             )
-        ]  # (b,) scores per length bucket
-        return normalised(self.reward_model, restore_order(parts)).float()  # (B,)
+        ]  # (b,) normalised scores per length bucket (the members' mean for an ensemble)
+        return restore_order(parts).float()  # (B,)
 
     def _step(self) -> dict[str, float]:
         c = self.config

@@ -106,6 +106,11 @@ class RewardConfig:
     """Longest conversation in tokens."""
     eval_every: int = 10
     """Measure held-out pair accuracy every this many steps."""
+    ensemble: int = 1
+    """Reward models trained on the same pairs (seeds ``seed``, ``seed + 1``, ...: another head
+    initialisation and batch order each). PPO is then rewarded by the mean of their normalised
+    scores (Coste et al. 2023, "Reward Model Ensembles Help Mitigate Overoptimization"): a response
+    one member overrates by chance gains less. 1: a single reward model."""
 
     @classmethod
     def lesson(cls) -> RewardConfig:
@@ -303,6 +308,16 @@ def normalised(reward_model, raw: torch.Tensor) -> torch.Tensor:
     return (raw - mean) / std
 
 
+def ensemble_scores(reward_models, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the members' normalised scores: ``(1/K) sum_k (r_k - mean_k) / std_k``, each member
+    normalised on the initial policy's samples first so that none dominates by scale.
+
+    ``reward_models``: one reward model or a sequence of them; (B, T) ids/mask -> (B,)."""
+    members = list(reward_models) if isinstance(reward_models, (list, tuple)) else [reward_models]
+    scores = [normalised(m, last_token_scores(m, input_ids, attention_mask)) for m in members]  # K x (B,)
+    return scores[0] if len(scores) == 1 else torch.stack(scores).mean(0)  # (K, B) -> (B,)
+
+
 @torch.no_grad()
 def score_texts(
     reward_model,
@@ -312,7 +327,11 @@ def score_texts(
     ended: list[bool] | None = None,
     batch_size: int = 64,
 ) -> list[float]:
-    """Normalised reward-model scores for prompt/response texts (``ended``: response had EOS)."""
+    """Normalised reward-model scores for prompt/response texts (``ended``: response had EOS).
+    ``reward_model`` may be a list of models: the ensemble's mean score (:func:`ensemble_scores`)."""
+    if isinstance(reward_model, (list, tuple)):
+        per_member = [score_texts(m, tokenizer, prompts, responses, ended, batch_size) for m in reward_model]
+        return [sum(column) / len(column) for column in zip(*per_member, strict=True)]
     reward_model.eval()
     device = next(reward_model.parameters()).device
     ended = ended if ended is not None else [True] * len(prompts)
@@ -331,7 +350,8 @@ def score_texts(
 
 
 def pair_accuracy(reward_model, tokenizer, pairs: list[PreferencePair]) -> dict:
-    """Share of pairs where the chosen response scores higher, overall and per intent."""
+    """Share of pairs where the chosen response scores higher, overall and per intent.
+    ``reward_model`` may be a list of models (an ensemble, scored by its mean)."""
     if not pairs:
         return {"pair_accuracy": float("nan"), "by_intent": {}}
     chosen = score_texts(reward_model, tokenizer, [p.prompt for p in pairs], [p.chosen for p in pairs])

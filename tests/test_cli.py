@@ -206,3 +206,34 @@ def test_pipeline_ppo_ptx_flags(tiny_base_dir, tmp_path, capsys):
     assert all(h["loss/ptx"] > 0 for h in metrics["ppo"]["history"])
     assert main([*args, "--stages", "ppo", "--ppo-ptx", "-1"]) == 2
     assert "--ppo-ptx must be 0 or more" in capsys.readouterr().err
+
+
+def test_pipeline_reward_ensemble_and_refusal_share_flags(tiny_base_dir, tmp_path, capsys):
+    """``--reward-ensemble K`` trains K reward models on the same pairs (members 1..K-1 saved under
+    reward/ensemble/, each with its own seed and statistics), reports the ensemble's held-out pair
+    accuracy, and PPO, run later from the folder, loads every member. ``--sft-refusal-share``
+    reaches SFTConfig. Bad values are clear errors."""
+    from rlhf_core.models import load_ensemble_members
+
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]
+    flags = ["--reward-ensemble", "3", "--sft-refusal-share", "0.5"]
+    assert main([*args, "--stages", "sft,reward", *flags]) == 0
+    assert json.loads((out / "sft" / "training_info.json").read_text())["config"]["refusal_share"] == 0.5
+    members = load_ensemble_members(out / "reward")
+    assert len(members) == 2
+    seeds = [
+        json.loads((out / "reward" / "ensemble" / k / "training_info.json").read_text())["config"]["seed"] for k in "12"
+    ]
+    assert seeds == [1, 2]
+    assert len({m.config.reward_mean for m in members}) == 2  # calibrated one by one
+    metrics = json.loads((out / "metrics.json").read_text())
+    ens = metrics["reward"]["ensemble"]
+    assert ens["members"] == 3 and len(ens["member_pair_accuracy"]) == 3
+    assert 0.0 <= ens["pair_accuracy"] <= 1.0 and ens["pair_accuracy_by_intent"]
+    assert main([*args, "--stages", "ppo", "--no-eval"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["ppo"]["reward_members"] == 3
+    assert main([*args, "--stages", "reward", "--reward-ensemble", "0"]) == 2
+    assert "--reward-ensemble must be 1 or more" in capsys.readouterr().err
+    assert main([*args, "--stages", "sft", "--sft-refusal-share", "1.5"]) == 2
+    assert "--sft-refusal-share must be between 0 and 1" in capsys.readouterr().err

@@ -174,3 +174,38 @@ def test_ptx_rehearses_its_text_and_is_off_by_default(tiny_sft, world):
     assert with_ptx < without - 0.5 * (without - start), (start, without, with_ptx)
     with pytest.raises(ValueError, match="ptx_data"):
         PPOTrainer(PPOConfig(ptx_coef=0.5), copy.deepcopy(sft), sft, None, tok, world.train_prompts(), score_fn=eos)
+
+
+def test_an_ensemble_rewards_ppo_with_the_mean_of_its_normalised_scores(tiny_sft, world):
+    """``reward_model`` as a list: each member's score is normalised with its own statistics, then
+    averaged (RewardConfig.ensemble). Two members with different heads and statistics, so neither
+    the first member alone nor an unnormalised mean would pass."""
+    from transformers import GPT2ForSequenceClassification
+
+    from rlhf_core.reward import last_token_scores
+
+    sft, tok = tiny_sft
+    prompts = world.train_prompts()[:10]
+    gen = generate(
+        sft, tok, [p.text for p in prompts], SamplingConfig(max_new_tokens=16), torch.Generator().manual_seed(1)
+    )
+    config = copy.deepcopy(sft.config)
+    config.num_labels = 1
+    members = []
+    for seed, (mean, std) in enumerate([(0.5, 2.0), (-3.0, 0.25)]):
+        torch.manual_seed(seed)
+        member = GPT2ForSequenceClassification(config).eval()
+        member.config.reward_mean, member.config.reward_std = mean, std
+        members.append(member)
+    full_ids = torch.cat([gen.prompt_ids, gen.response_ids], 1)
+    full_mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
+    with torch.no_grad():
+        each = [
+            (last_token_scores(m, full_ids, full_mask) - m.config.reward_mean) / m.config.reward_std for m in members
+        ]
+    assert not torch.allclose(each[0], each[1], atol=1e-3)
+    trainer = PPOTrainer(PPOConfig.tiny(), copy.deepcopy(sft), sft, members, tok, prompts)
+    assert all(not p.requires_grad for m in members for p in m.parameters())  # every member is frozen
+    torch.testing.assert_close(trainer._scores(prompts, gen), (each[0] + each[1]) / 2, atol=1e-5, rtol=1e-5)
+    single = PPOTrainer(PPOConfig.tiny(), copy.deepcopy(sft), sft, members[1], tok, prompts)
+    torch.testing.assert_close(single._scores(prompts, gen), each[1], atol=1e-5, rtol=1e-5)

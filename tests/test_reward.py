@@ -261,3 +261,37 @@ def test_accuracy_by_criteria_groups_counts_and_orders_by_mistakes(world):
     assert [row["group"] for row in criteria][-1] == "well_formatted"  # no mistakes: last
     with pytest.raises(ValueError, match="one chosen and one rejected score"):
         accuracy_by_criteria(world, pairs, chosen[:-1], rejected)
+
+
+def test_ensemble_scores_and_pair_accuracy_use_the_members_mean(tiny_sft, world):
+    """A list of reward models scores texts by the mean of the members' normalised scores, and
+    ``pair_accuracy`` of the list is measured on that mean. Members disagree here on purpose: one
+    is trained to prefer the demonstrations, the other the generic reply."""
+    from rlhf_core.reward import ensemble_scores, last_token_scores
+    from rlhf_core.training import tokenize_conversations
+
+    policy, tok = tiny_sft
+    pairs = good_vs_generic(world, world.train_prompts()[:48])
+    flipped = [PreferencePair(p.prompt, p.rejected, p.chosen, p.intent) for p in pairs]
+    members = []
+    for seed, data in enumerate((pairs, flipped)):
+        torch.manual_seed(seed)
+        model = reward_model_from_policy(policy)
+        run(RewardTrainer(RewardConfig(steps=30, batch_size=16, lr=1e-3, eval_every=30, seed=seed), model, tok, data))
+        model.config.reward_mean, model.config.reward_std = float(seed), 1.0 + seed
+        members.append(model)
+    prompts, responses = [p.prompt for p in pairs[:6]], [p.chosen for p in pairs[:6]]
+    each = [score_texts(m, tok, prompts, responses) for m in members]
+    mean = score_texts(members, tok, prompts, responses)
+    assert mean == pytest.approx([(a + b) / 2 for a, b in zip(*each, strict=True)], abs=1e-5)
+    ids, mask, _ = tokenize_conversations(tok, prompts, responses, [True] * 6, max_len=128)
+    with torch.no_grad():
+        raw = last_token_scores(members[1], ids, mask)
+        torch.testing.assert_close(ensemble_scores([members[1]], ids, mask), (raw - 1.0) / 2.0)
+        torch.testing.assert_close(ensemble_scores(members, ids, mask), torch.tensor(mean), atol=1e-5, rtol=1e-5)
+    accs = [pair_accuracy(m, tok, pairs)["pair_accuracy"] for m in members]
+    assert accs[0] >= 0.9 and accs[1] <= 0.1  # the members really disagree
+    chosen = score_texts(members, tok, [p.prompt for p in pairs], [p.chosen for p in pairs])
+    rejected = score_texts(members, tok, [p.prompt for p in pairs], [p.rejected for p in pairs])
+    expected = sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(pairs)
+    assert pair_accuracy(members, tok, pairs)["pair_accuracy"] == expected
