@@ -26,7 +26,9 @@ from .ppo import PPOConfig, PPOTrainer, rehearsal_rows
 from .reward import (
     RewardConfig,
     RewardTrainer,
+    accuracy_of_scores,
     load_pairs,
+    mean_of_members,
     pair_accuracy,
     reward_model_from_policy,
     sample_preference_pairs,
@@ -192,7 +194,9 @@ def run_pipeline(
             member_cfg = copy.copy(rcfg)
             member_cfg.seed = seed + k  # ... and batch order
             member = reward_model_from_policy(sft_model)
-            member_trainer = RewardTrainer(member_cfg, member, tok, pairs, eval_pairs)
+            # No held-out pairs during training: a member's history is not kept, and its accuracy is
+            # measured once below.
+            member_trainer = RewardTrainer(member_cfg, member, tok, pairs)
             run(member_trainer, progress(f"reward {k + 1}/{rcfg.ensemble}", rcfg.steps))
             member_calib = member_trainer.calibrate(sft_model, train_pool, seed=seed)
             extra = {"stage": "reward", "config": member_cfg.__dict__, **member_calib}
@@ -213,13 +217,18 @@ def run_pipeline(
             **calib,
         }
         if len(members) > 1:
-            ens = pair_accuracy(members, tok, eval_pairs)
+            # Each member scores the held-out pairs once; the ensemble's accuracy reads their mean.
+            each = [acc] + [pair_accuracy(m, tok, eval_pairs) for m in members[1:]]
+            ens = accuracy_of_scores(
+                eval_pairs,
+                mean_of_members([e["chosen_scores"] for e in each]),
+                mean_of_members([e["rejected_scores"] for e in each]),
+            )
             metrics["reward"]["ensemble"] = {
                 "members": len(members),
                 "pair_accuracy": ens["pair_accuracy"],
                 "pair_accuracy_by_intent": ens["by_intent"],
-                "member_pair_accuracy": [acc["pair_accuracy"]]
-                + [pair_accuracy(m, tok, eval_pairs)["pair_accuracy"] for m in members[1:]],
+                "member_pair_accuracy": [e["pair_accuracy"] for e in each],
             }
         save_metrics()
     elif "ppo" in stages or "dpo" in stages:

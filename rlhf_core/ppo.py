@@ -263,7 +263,6 @@ class PPOTrainer(StepTrainer):
         self.config, self.model, self.reference = config, policy, reference
         members = list(reward_model) if isinstance(reward_model, (list, tuple)) else [reward_model]
         self.reward_models = [m for m in members if m is not None]
-        self.reward_model = self.reward_models[0] if self.reward_models else None
         self.tokenizer, self.prompts, self.score_fn = tokenizer, list(prompts), score_fn
         if not self.prompts:
             raise ValueError("PPO needs at least one training prompt.")

@@ -330,8 +330,7 @@ def score_texts(
     """Normalised reward-model scores for prompt/response texts (``ended``: response had EOS).
     ``reward_model`` may be a list of models: the ensemble's mean score (:func:`ensemble_scores`)."""
     if isinstance(reward_model, (list, tuple)):
-        per_member = [score_texts(m, tokenizer, prompts, responses, ended, batch_size) for m in reward_model]
-        return [sum(column) / len(column) for column in zip(*per_member, strict=True)]
+        return mean_of_members([score_texts(m, tokenizer, prompts, responses, ended, batch_size) for m in reward_model])
     reward_model.eval()
     device = next(reward_model.parameters()).device
     ended = ended if ended is not None else [True] * len(prompts)
@@ -349,6 +348,11 @@ def score_texts(
     return out
 
 
+def mean_of_members(per_member: list[list[float]]) -> list[float]:
+    """An ensemble's scores from its members' normalised scores of the same texts: the element-wise mean."""
+    return [sum(column) / len(column) for column in zip(*per_member, strict=True)]
+
+
 def pair_accuracy(reward_model, tokenizer, pairs: list[PreferencePair]) -> dict:
     """Share of pairs where the chosen response scores higher, overall and per intent.
     ``reward_model`` may be a list of models (an ensemble, scored by its mean)."""
@@ -356,6 +360,11 @@ def pair_accuracy(reward_model, tokenizer, pairs: list[PreferencePair]) -> dict:
         return {"pair_accuracy": float("nan"), "by_intent": {}}
     chosen = score_texts(reward_model, tokenizer, [p.prompt for p in pairs], [p.chosen for p in pairs])
     rejected = score_texts(reward_model, tokenizer, [p.prompt for p in pairs], [p.rejected for p in pairs])
+    return accuracy_of_scores(pairs, chosen, rejected)
+
+
+def accuracy_of_scores(pairs: list[PreferencePair], chosen: list[float], rejected: list[float]) -> dict:
+    """:func:`pair_accuracy`'s result from scores already computed, in the order of ``pairs``."""
     right = [c > r for c, r in zip(chosen, rejected, strict=True)]
     by: dict[str, list[bool]] = {}
     for p, ok in zip(pairs, right, strict=True):

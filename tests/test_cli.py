@@ -231,6 +231,14 @@ def test_pipeline_reward_ensemble_and_refusal_share_flags(tiny_base_dir, tmp_pat
     ens = metrics["reward"]["ensemble"]
     assert ens["members"] == 3 and len(ens["member_pair_accuracy"]) == 3
     assert 0.0 <= ens["pair_accuracy"] <= 1.0 and ens["pair_accuracy_by_intent"]
+    # The pipeline reads the ensemble from its members' scores: the same as scoring with all three.
+    from rlhf_core.models import load_model, load_tokenizer
+    from rlhf_core.reward import load_pairs, pair_accuracy
+
+    heldout = load_pairs(out / "reward" / "preference_pairs_heldout.jsonl")
+    everyone = [load_model(out / "reward", kind="reward"), *members]
+    expected = pair_accuracy(everyone, load_tokenizer(out / "reward"), heldout)
+    assert (ens["pair_accuracy"], ens["pair_accuracy_by_intent"]) == (expected["pair_accuracy"], expected["by_intent"])
     assert main([*args, "--stages", "ppo", "--no-eval"]) == 0
     assert json.loads((out / "metrics.json").read_text())["ppo"]["reward_members"] == 3
     assert main([*args, "--stages", "reward", "--reward-ensemble", "0"]) == 2
