@@ -27,6 +27,7 @@ from .reward import (
     RewardConfig,
     RewardTrainer,
     accuracy_of_scores,
+    calibration_samples,
     load_pairs,
     mean_of_members,
     pair_accuracy,
@@ -182,7 +183,9 @@ def run_pipeline(
         reward_model = reward_model_from_policy(sft_model)
         trainer = RewardTrainer(rcfg, reward_model, tok, pairs, eval_pairs)
         history = run(trainer, progress("reward", rcfg.steps))
-        calib = trainer.calibrate(sft_model, train_pool, seed=seed)
+        # One set of SFT samples calibrates every ensemble member (drawn once).
+        calib_samples = calibration_samples(sft_model, tok, train_pool, seed=seed, max_new_tokens=rcfg.max_new_tokens)
+        calib = trainer.calibrate(sft_model, train_pool, seed=seed, samples=calib_samples)
         save_checkpoint(reward_model, tok, out / "reward", extra={"stage": "reward", "config": rcfg.__dict__, **calib})
         # The pairs travel with the reward model: DPO and the app reuse exactly this data.
         save_pairs(pairs, out / "reward" / "preference_pairs.jsonl")
@@ -198,7 +201,7 @@ def run_pipeline(
             # measured once below.
             member_trainer = RewardTrainer(member_cfg, member, tok, pairs)
             run(member_trainer, progress(f"reward {k + 1}/{rcfg.ensemble}", rcfg.steps))
-            member_calib = member_trainer.calibrate(sft_model, train_pool, seed=seed)
+            member_calib = member_trainer.calibrate(sft_model, train_pool, seed=seed, samples=calib_samples)
             extra = {"stage": "reward", "config": member_cfg.__dict__, **member_calib}
             save_checkpoint(member, tok, out / "reward" / ENSEMBLE_DIR / str(k), extra=extra)
             members.append(member)

@@ -523,23 +523,49 @@ class RewardTrainer(StepTrainer):
         return self.step_count >= self.config.steps
 
     @torch.no_grad()
-    def calibrate(self, policy, prompts, n: int = 128, seed: int = 0) -> dict[str, float]:
-        """Store mean/std of raw scores on the initial policy's samples in the model config."""
-        chosen_prompts = random.Random(seed).sample(list(prompts), min(n, len(prompts)))
-        gen = generate(
-            policy,
-            self.tokenizer,
-            [p.text for p in chosen_prompts],
-            SamplingConfig(max_new_tokens=self.config.max_new_tokens, temperature=1.0),
-            torch.Generator(device=self.device).manual_seed(seed),
-        )
+    def calibrate(
+        self, policy, prompts, n: int = 128, seed: int = 0, samples: CalibrationSamples | None = None
+    ) -> dict[str, float]:
+        """Store mean/std of raw scores on the initial policy's samples in the model config.
+
+        ``samples`` (from :func:`calibration_samples`) reuses responses already drawn: every
+        member of an ensemble is calibrated on the same ones, so they are generated once."""
+        if samples is None:
+            samples = calibration_samples(
+                policy, self.tokenizer, prompts, n=n, seed=seed, max_new_tokens=self.config.max_new_tokens
+            )
         self.model.config.reward_mean, self.model.config.reward_std = 0.0, 1.0
-        raw = torch.tensor(
-            score_texts(self.model, self.tokenizer, [p.text for p in chosen_prompts], gen.texts, gen.finished.tolist())
-        )
+        raw = torch.tensor(score_texts(self.model, self.tokenizer, samples.prompts, samples.texts, samples.finished))
         self.model.config.reward_mean = float(raw.mean())
         self.model.config.reward_std = float(raw.std().clamp(min=1e-3))
         return {"reward_mean": self.model.config.reward_mean, "reward_std": self.model.config.reward_std}
+
+
+@dataclass(frozen=True)
+class CalibrationSamples:
+    """Responses of the initial policy that a reward model's scores are normalised on."""
+
+    prompts: list[str]
+    texts: list[str]
+    finished: list[bool]
+    """Whether each response ended with EOS (one without is scored as unfinished)."""
+
+
+@torch.no_grad()
+def calibration_samples(
+    policy, tokenizer, prompts, n: int = 128, seed: int = 0, max_new_tokens: int = 64
+) -> CalibrationSamples:
+    """``n`` of ``prompts`` (a seeded choice) and one response of ``policy`` to each, at temperature 1."""
+    chosen_prompts = random.Random(seed).sample(list(prompts), min(n, len(prompts)))
+    device = next(policy.parameters()).device
+    gen = generate(
+        policy,
+        tokenizer,
+        [p.text for p in chosen_prompts],
+        SamplingConfig(max_new_tokens=max_new_tokens, temperature=1.0),
+        torch.Generator(device=device).manual_seed(seed),
+    )
+    return CalibrationSamples([p.text for p in chosen_prompts], gen.texts, gen.finished.tolist())
 
 
 def save_pairs(pairs: list[PreferencePair], path) -> None:

@@ -208,13 +208,17 @@ def test_pipeline_ppo_ptx_flags(tiny_base_dir, tmp_path, capsys):
     assert "--ppo-ptx must be 0 or more" in capsys.readouterr().err
 
 
-def test_pipeline_reward_ensemble_and_refusal_share_flags(tiny_base_dir, tmp_path, capsys):
+def test_pipeline_reward_ensemble_and_refusal_share_flags(tiny_base_dir, tmp_path, capsys, monkeypatch):
     """``--reward-ensemble K`` trains K reward models on the same pairs (members 1..K-1 saved under
     reward/ensemble/, each with its own seed and statistics), reports the ensemble's held-out pair
     accuracy, and PPO, run later from the folder, loads every member. ``--sft-refusal-share``
     reaches SFTConfig. Bad values are clear errors."""
+    import rlhf_core.pipeline as pipeline_module
     from rlhf_core.models import load_ensemble_members
 
+    drawn = []  # the SFT samples that calibrate the members are drawn once for all of them
+    real = pipeline_module.calibration_samples
+    monkeypatch.setattr(pipeline_module, "calibration_samples", lambda *a, **k: drawn.append(1) or real(*a, **k))
     out = tmp_path / "run"
     args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]
     flags = ["--reward-ensemble", "3", "--sft-refusal-share", "0.5"]
@@ -227,6 +231,7 @@ def test_pipeline_reward_ensemble_and_refusal_share_flags(tiny_base_dir, tmp_pat
     ]
     assert seeds == [1, 2]
     assert len({m.config.reward_mean for m in members}) == 2  # calibrated one by one
+    assert len(drawn) == 1
     metrics = json.loads((out / "metrics.json").read_text())
     ens = metrics["reward"]["ensemble"]
     assert ens["members"] == 3 and len(ens["member_pair_accuracy"]) == 3

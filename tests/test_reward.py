@@ -13,6 +13,7 @@ from rlhf_core.reward import (
     RewardConfig,
     RewardTrainer,
     accuracy_by_criteria,
+    calibration_samples,
     deciding_criteria,
     load_pairs,
     pair_accuracy,
@@ -165,6 +166,12 @@ def test_reward_tiny_run_learns(tiny_sft, world, tmp_path, group_by_prompt):
     # Normalisation: mean 0 / std 1 on the initial policy's own samples.
     stats = trainer.calibrate(policy, prompts, n=32)
     assert stats["reward_std"] > 0
+    # Samples drawn beforehand (what an ensemble's members share) give the same statistics.
+    samples = calibration_samples(policy, tok, prompts, n=32, max_new_tokens=config.max_new_tokens)
+    assert len(samples.texts) == len(samples.prompts) == len(samples.finished) == 32
+    assert trainer.calibrate(policy, prompts, n=32, samples=samples) == stats
+    other = calibration_samples(policy, tok, prompts, n=32, seed=1, max_new_tokens=config.max_new_tokens)
+    assert trainer.calibrate(policy, prompts, n=32, samples=other) != stats
     scores = score_texts(model, tok, ["Hi"], [GENERIC])
     assert len(scores) == 1 and abs(scores[0]) < 100
     # Pairs round-trip through JSONL.
