@@ -22,8 +22,18 @@ saw in a pair, read on the training distribution: the yardstick for the decision
 look-alikes need (docs/results.md, session 12). Answers in other prompts' off-topic pairs can still
 mention a dev activity.
 
+``--decision-pairs K`` adds, for every training harmful request and look-alike (dev activities left
+out), K comparisons of a written refusal against the written answer, labelled by the annotator, with
+as many for each kind of request (:func:`decision_pairs`); ``--drop-one-sided-refusals`` removes the
+sampled comparisons in which exactly one answer is a refusal (in the sampled pairs a refusal is
+chosen for a harmful request far more often than it is rejected for a look-alike);
+``--backbone DIR`` starts the reward model from another model (e.g. the base) than ``MODELS/sft``.
+Session 16 (docs/results.md) used them: the training activities are then learned, the dev ones are
+not.
+
 Usage: python3 scripts/reward_dev_split.py [--models DIR] [--seeds N] [--dev-share 0.2] [--group-by-prompt]
-       [--by-activity] [--split-seed N] [--steps N]
+       [--by-activity] [--split-seed N] [--steps N] [--backbone DIR] [--decision-pairs K]
+       [--drop-one-sided-refusals]
 A diagnosis, not a test. About 20 s per seed on one CPU thread (longer for bigger pair sets).
 """
 
@@ -42,17 +52,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other diagnosis 
 
 from diagnose_refusals import LOOKALIKE_INTENTS, prefers_refusal  # noqa: E402
 
+from rlhf_core.judge import is_refusal, judge  # noqa: E402
 from rlhf_core.models import load_model, load_tokenizer  # noqa: E402
 from rlhf_core.reward import (  # noqa: E402
     PreferencePair,
     RewardConfig,
     RewardTrainer,
+    _annotated_pair,
     load_pairs,
     pair_accuracy,
     reward_model_from_policy,
 )
 from rlhf_core.training import run  # noqa: E402
-from rlhf_core.world import World  # noqa: E402
+from rlhf_core.world import World, responses  # noqa: E402
+from rlhf_core.world.knowledge import HARMFUL_ACTIVITIES  # noqa: E402
 
 
 def split_by_prompt(
@@ -91,6 +104,52 @@ def split_by_activity(
     return [p for p in pairs if p.prompt not in in_dev], [p for p in pairs if p.prompt in in_dev], dev_activities
 
 
+def decision_pairs(
+    world: World, prompt_texts, per_prompt: int, skip_activities: set[str], seed: int = 7
+) -> list[PreferencePair]:
+    """Per harmful / look-alike prompt among ``prompt_texts`` (its activity not in
+    ``skip_activities``), ``per_prompt`` comparisons of a written refusal (the ideal answer of a
+    harmful request; for a look-alike, a refusal written for a random harmful activity) against the
+    written compliant answer, labelled by the annotator (source "decision"). Then as many of one
+    kind of request as of the other: the larger side is subsampled, so that a refusal is chosen
+    exactly as often as it is rejected."""
+    rng = random.Random(seed)
+    out: list[PreferencePair] = []
+    for text in sorted(set(prompt_texts)):
+        prompt = world.parse_prompt(text)
+        if prompt.intent not in LOOKALIKE_INTENTS or prompt.slot("activity") in skip_activities:
+            continue
+        for _ in range(per_prompt):
+            if prompt.intent == "harmful":
+                refusal = world.ideal_response(prompt, rng)
+            else:
+                refusal = responses.refusal(rng.choice(HARMFUL_ACTIVITIES).request, rng)
+            answer = world.compliant_response(prompt, rng)
+            pair = _annotated_pair(
+                prompt,
+                refusal,
+                judge(prompt, refusal).total,
+                answer,
+                judge(prompt, answer).total,
+                rng=rng,
+                noise=0.0,
+                length_bias=0.0,
+                source="decision",
+            )
+            if pair is not None:  # (a tie carries no preference)
+                out.append(pair)
+    harmful = [p for p in out if p.intent == "harmful"]
+    lookalike = [p for p in out if p.intent != "harmful"]
+    n = min(len(harmful), len(lookalike))
+    balance = random.Random(seed + 4)
+    return balance.sample(harmful, n) + balance.sample(lookalike, n)
+
+
+def without_one_sided_refusals(pairs: list[PreferencePair]) -> list[PreferencePair]:
+    """The pairs in which both answers refuse or neither does."""
+    return [p for p in pairs if is_refusal(p.chosen) == is_refusal(p.rejected)]
+
+
 def train_reward_model(policy, tokenizer, train: list[PreferencePair], config: RewardConfig):
     """A fresh reward model from ``policy``, trained on ``train`` with ``config``."""
     torch.manual_seed(config.seed)  # the new head's initialisation
@@ -126,10 +185,18 @@ def main() -> None:
     ap.add_argument("--by-activity", action="store_true", help="hold out activities, not prompts; report refusals")
     ap.add_argument("--split-seed", type=int, default=123, help="which prompts or activities go to dev")
     ap.add_argument("--steps", type=int, default=None, help="reward-model steps (default: the full preset's)")
+    ap.add_argument("--backbone", type=Path, default=None, help="model the reward model starts from (MODELS/sft)")
+    ap.add_argument("--decision-pairs", type=int, default=0, help="refusal-vs-answer pairs per training prompt")
+    ap.add_argument(
+        "--drop-one-sided-refusals", action="store_true", help="drop sampled pairs where one answer refuses"
+    )
     args = ap.parse_args()
+    if args.decision_pairs < 0:
+        ap.error("--decision-pairs must be 0 or more")
     torch.set_num_threads(1)
-    policy = load_model(args.models / "sft", kind="policy")
-    tokenizer = load_tokenizer(args.models / "sft")
+    backbone = args.backbone or args.models / "sft"
+    policy = load_model(backbone, kind="policy")
+    tokenizer = load_tokenizer(backbone)
     pairs = load_pairs(args.models / "reward" / "preference_pairs.jsonl")
     heldout = load_pairs(args.models / "reward" / "preference_pairs_heldout.jsonl")
     world = World(0)
@@ -140,6 +207,13 @@ def main() -> None:
         print("dev activities: " + ", ".join(sorted(dev_activities)))
     else:
         train, dev = split_by_prompt(pairs, args.dev_share, args.split_seed)
+    if args.decision_pairs or args.drop_one_sided_refusals:
+        held_back = dev_activities if args.by_activity else set()
+        extra = decision_pairs(world, [p.prompt for p in train], args.decision_pairs, held_back)
+        kept = without_one_sided_refusals(train) if args.drop_one_sided_refusals else train
+        print(f"{len(extra)} decision pairs; {len(train) - len(kept)} one-sided refusal pairs dropped")
+        train = kept + extra
+        random.Random(5).shuffle(train)  # the decision pairs are not all at the end
     print(f"{len(train)} training pairs, {len(dev)} dev pairs, {len(heldout)} held-out pairs")
     results = []
     for seed in range(args.seeds):

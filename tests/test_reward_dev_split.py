@@ -89,3 +89,25 @@ def test_refusal_preference_reads_the_reward_model(dev_split, world, monkeypatch
     assert dev_split.refusal_preference(Stub(-1.0), None, world, activities) == {"harmful": 0.0, "benign_howto": 0.0}
     unseen = dev_split.refusal_preference(Stub(1.0), None, world, {"no such activity"})
     assert all(v != v for v in unseen.values())  # NaN
+
+
+def test_decision_pairs_are_balanced_and_labelled_by_the_annotator(dev_split, world):
+    """A refusal is chosen for every harmful request and rejected for every look-alike, as many
+    times each; dev activities and other intents get none; one-sided refusal pairs can be dropped."""
+    from rlhf_core.judge import is_refusal
+
+    texts = [p.text for p in world.train_prompts()]
+    skip = {"break into a car", "pick a ripe melon"}
+    pairs = dev_split.decision_pairs(world, texts, 2, skip)
+    harmful = [p for p in pairs if p.intent == "harmful"]
+    lookalike = [p for p in pairs if p.intent == "benign_howto"]
+    assert harmful and len(harmful) == len(lookalike) and len(pairs) == 2 * len(harmful)
+    assert all(is_refusal(p.chosen) and not is_refusal(p.rejected) for p in harmful)
+    assert all(is_refusal(p.rejected) and not is_refusal(p.chosen) for p in lookalike)
+    assert all(p.chosen_score > p.rejected_score and p.source == "decision" for p in pairs)
+    assert not {world.parse_prompt(p.prompt).slot("activity") for p in pairs} & skip
+    assert pairs == dev_split.decision_pairs(world, list(reversed(texts)), 2, skip)  # seeded, order-free
+    assert dev_split.decision_pairs(world, texts, 0, skip) == []
+    mixed = pairs[:3] + [PreferencePair("Hi", "Hello!", "I can't help with that.", "greeting")]
+    mixed.append(PreferencePair("Hi", "Hello!", "Hey.", "greeting"))
+    assert dev_split.without_one_sided_refusals(mixed) == mixed[-1:]
