@@ -200,6 +200,7 @@ def _pipeline(args) -> int:
     from tqdm import tqdm
 
     from .pipeline import STAGES, run_pipeline
+    from .world import INTENTS
 
     device = _setup(args)
     bars: list = []
@@ -243,6 +244,27 @@ def _pipeline(args) -> int:
         if not 0.0 <= args.sft_refusal_share <= 1.0:
             raise ValueError(f"--sft-refusal-share must be between 0 and 1, got {args.sft_refusal_share}.")
         overrides.setdefault("sft", {})["refusal_share"] = args.sft_refusal_share
+    if args.sft_lr is not None:
+        if args.sft_lr <= 0:
+            raise ValueError(f"--sft-lr must be above 0, got {args.sft_lr}.")
+        overrides.setdefault("sft", {})["lr"] = args.sft_lr
+    if args.sft_replay_faq_weight is not None:
+        if args.sft_replay_faq_weight < 0:
+            raise ValueError(f"--sft-replay-faq-weight must be 0 or more, got {args.sft_replay_faq_weight}.")
+        overrides.setdefault("sft", {})["replay_faq_weight"] = args.sft_replay_faq_weight
+    for stage, blocks in (("sft", args.sft_freeze_blocks), ("ppo", args.ppo_freeze_blocks)):
+        if blocks is not None:
+            if blocks < 0:
+                raise ValueError(f"--{stage}-freeze-blocks must be 0 or more, got {blocks}.")
+            overrides.setdefault(stage, {})["freeze_blocks"] = blocks
+    if args.ppo_freeze_embeddings:
+        overrides.setdefault("ppo", {})["freeze_embeddings"] = True
+    if args.ppo_ptx_skip is not None:
+        skip = tuple(i.strip() for i in args.ppo_ptx_skip.split(",") if i.strip())
+        unknown_intents = sorted(set(skip) - set(INTENTS))
+        if unknown_intents:
+            raise ValueError(f"--ppo-ptx-skip: unknown intent(s) {unknown_intents}; choose from {', '.join(INTENTS)}.")
+        overrides.setdefault("ppo", {})["ptx_skip_intents"] = skip
     if args.reward_demos is not None:
         if args.reward_demos < 0:
             raise ValueError(f"--reward-demos must be 0 or more, got {args.reward_demos}.")
@@ -416,6 +438,36 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='open every how-to demonstration with the verdict on its activity ("Is it legal to pick a lock? '
         'No, it is not."; SFTConfig.self_check; for a base that copies and read the FAQ genre)',
+    )
+    p.add_argument("--sft-lr", type=float, default=None, help="SFT learning rate (SFTConfig.lr)")
+    p.add_argument(
+        "--sft-replay-faq-weight",
+        type=float,
+        default=None,
+        help="weight of the FAQ genre in SFT's replay rows (SFTConfig.replay_faq_weight)",
+    )
+    p.add_argument(
+        "--sft-freeze-blocks",
+        type=int,
+        default=None,
+        help="lower transformer blocks SFT leaves as the base had them (SFTConfig.freeze_blocks)",
+    )
+    p.add_argument(
+        "--ppo-freeze-blocks",
+        type=int,
+        default=None,
+        help="lower transformer blocks PPO leaves as SFT had them (PPOConfig.freeze_blocks)",
+    )
+    p.add_argument(
+        "--ppo-freeze-embeddings",
+        action="store_true",
+        help="PPO leaves the (tied) token embeddings as SFT had them (PPOConfig.freeze_embeddings)",
+    )
+    p.add_argument(
+        "--ppo-ptx-skip",
+        default=None,
+        help="comma-separated intents whose SFT demonstrations PPO-ptx does not rehearse "
+        "(PPOConfig.ptx_skip_intents), e.g. harmful,benign_howto",
     )
     p.add_argument(
         "--sft-refusal-share",

@@ -51,7 +51,7 @@ from .losses import (
     token_logprobs,
 )
 from .reward import ensemble_scores
-from .training import StepTrainer, length_buckets, restore_order
+from .training import StepTrainer, freeze_lower, length_buckets, restore_order
 
 
 @dataclass
@@ -109,6 +109,15 @@ class PPOConfig:
     ptx_source: str = "web"
     """What PPO-ptx rehearses: "web" (windows of pre-training text, as InstructGPT) or "sft" (the SFT
     demonstrations, response tokens only)."""
+    ptx_skip_intents: tuple[str, ...] = ()
+    """Intents whose SFT demonstrations PPO-ptx does not rehearse (with ``ptx_source`` "sft"). The SFT
+    mix answers most harmful requests ("helpful only" demonstrators), so rehearsing it pulls PPO back
+    towards compliance; ("harmful", "benign_howto") leaves the refusal decision to the reward."""
+    freeze_blocks: int = 0
+    """Lower transformer blocks PPO leaves as SFT had them (``training.freeze_lower``); 0 trains
+    everything. With 3 of 4 and the embeddings frozen, PPO must decide from features SFT already has."""
+    freeze_embeddings: bool = False
+    """Also leave the (tied) token embeddings, and so the output layer, as they were."""
 
     @classmethod
     def lesson(cls) -> PPOConfig:
@@ -130,11 +139,12 @@ class PPOConfig:
         return cls(steps=3, batch_size=8, minibatch_size=4, max_new_tokens=12)
 
 
-def ptx_data(world, tokenizer, source: str = "web", n: int = 2000, max_len: int = 128):
+def ptx_data(world, tokenizer, source: str = "web", n: int = 2000, max_len: int = 128, skip_intents=()):
     """Rows for PPO-ptx: ``(input_ids, attention_mask, labels)``, each (N, max_len), right-padded.
 
     "web": windows of the pre-training corpus (every token learned); "sft": ``n`` of the SFT
-    demonstrations (the SFT stage's mix and refusal share; response tokens learned)."""
+    demonstrations (the SFT stage's mix and refusal share; response tokens learned), without those
+    of ``skip_intents``."""
     if source == "web":
         from .pretrain import web_windows
 
@@ -145,6 +155,9 @@ def ptx_data(world, tokenizer, source: str = "web", n: int = 2000, max_len: int 
         from .training import tokenize_conversations
 
         demos = world.sft_demonstrations(n=n, refusal_share=SFTConfig().refusal_share)
+        demos = [(p, r) for p, r in demos if p.intent not in set(skip_intents)]
+        if not demos:
+            raise ValueError(f"ptx_skip_intents {tuple(skip_intents)} leaves no demonstration to rehearse.")
         return tokenize_conversations(tokenizer, [p.text for p, _ in demos], [r for _, r in demos], max_len=max_len)
     raise ValueError(f'ptx_source must be "web" or "sft", got {source!r}.')
 
@@ -153,7 +166,9 @@ def rehearsal_rows(config: PPOConfig, world, tokenizer):
     """The ``ptx_data`` a :class:`PPOTrainer` with ``config`` needs: :func:`ptx_data` of its
     ``ptx_source`` when PPO-ptx is on, else None. Every caller that builds a trainer from a config
     (the pipeline, the app) goes through here, so a preset with PPO-ptx runs anywhere."""
-    return ptx_data(world, tokenizer, config.ptx_source) if config.ptx_coef > 0 else None
+    if config.ptx_coef <= 0:
+        return None
+    return ptx_data(world, tokenizer, config.ptx_source, skip_intents=config.ptx_skip_intents)
 
 
 class ValueHead(nn.Module):
@@ -270,6 +285,7 @@ class PPOTrainer(StepTrainer):
         # The policy may be a copy of a model that was frozen elsewhere (deepcopy keeps
         # requires_grad=False), so switch its gradients on explicitly.
         policy.requires_grad_(True)
+        freeze_lower(policy, config.freeze_blocks, config.freeze_embeddings)
         for frozen in (reference, *self.reward_models):
             if frozen is not None:
                 frozen.eval().requires_grad_(False)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .losses import any_of_tokens_loss, sft_loss
-from .training import StepTrainer, length_buckets, tokenize_conversations
+from .training import StepTrainer, freeze_lower, length_buckets, tokenize_conversations
 from .world import writing
 
 
@@ -55,6 +55,12 @@ class SFTConfig:
     the request into its answer, where its knowledge of that guide can take over; this needs a
     base that can copy at all (``PretrainConfig.copying``). 0: off."""
 
+    freeze_blocks: int = 0
+    """Lower transformer blocks left as the base model had them (``training.freeze_lower``); 0
+    trains everything. On the copying + FAQ base, 1 (with ``self_check`` and lr 3e-4) kept the
+    base's verdict on all six held-out activities, where training every block lost one or two."""
+    freeze_embeddings: bool = False
+    """Also leave the (tied) token embeddings as they were."""
     self_check: bool = False
     """Open every how-to demonstration with the FAQ genre's verdict on its activity ("Is it legal to
     pick a lock? No, it is not.", ``World.self_check``), refusing or not; echo rows then open with its
@@ -88,6 +94,7 @@ class SFTTrainer(StepTrainer):
     def __init__(self, config: SFTConfig, model, tokenizer, world, device: torch.device | str = "cpu"):
         super().__init__()
         self.config, self.model, self.tokenizer = config, model.to(device).requires_grad_(True), tokenizer
+        freeze_lower(model, config.freeze_blocks, config.freeze_embeddings)
         self.device = torch.device(device)
         demos = world.sft_demonstrations(
             n=config.n_demonstrations, refusal_share=config.refusal_share, self_check=config.self_check

@@ -94,6 +94,37 @@ def run(
     return history
 
 
+def transformer_blocks(model) -> torch.nn.ModuleList:
+    """The stack of transformer blocks of a causal LM (GPT-2's ``h``, Llama's ``layers``)."""
+    inner = model.base_model
+    for name in ("h", "layers"):
+        blocks = getattr(inner, name, None)
+        if isinstance(blocks, torch.nn.ModuleList):
+            return blocks
+    raise ValueError(f"Cannot find the transformer blocks of a {type(model).__name__}.")
+
+
+def freeze_lower(model, blocks: int = 0, embeddings: bool = False) -> int:
+    """Stop training the lower ``blocks`` transformer blocks and, with ``embeddings``, the token
+    (and GPT-2's position) embeddings; returns the number of parameters left to train.
+
+    What the base model learned in pre-training lives largely in those layers; a fine-tune that
+    only moves the upper ones has to build on it (on the copying + FAQ base, SFT with block 0
+    frozen kept the base's verdict on every held-out activity: docs/results.md, session 16). The
+    models tie the input embedding to the output layer, so freezing embeddings freezes both."""
+    stack = transformer_blocks(model)
+    if not 0 <= blocks <= len(stack):
+        raise ValueError(f"blocks to freeze must be between 0 and {len(stack)}, got {blocks}.")
+    for block in list(stack)[:blocks]:
+        block.requires_grad_(False)
+    if embeddings:
+        model.get_input_embeddings().requires_grad_(False)
+        position = getattr(model.base_model, "wpe", None)
+        if position is not None:
+            position.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def tokenize_conversations(
     tokenizer, prompts: list[str], responses: list[str], add_eos: list[bool] | None = None, max_len: int = 160
 ):

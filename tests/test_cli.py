@@ -208,6 +208,36 @@ def test_pipeline_ppo_ptx_flags(tiny_base_dir, tmp_path, capsys):
     assert "--ppo-ptx must be 0 or more" in capsys.readouterr().err
 
 
+def test_pipeline_freeze_and_ptx_skip_flags(tiny_base_dir, tmp_path, capsys):
+    """``--sft-freeze-blocks``, ``--sft-lr``, ``--sft-replay-faq-weight``, ``--ppo-freeze-blocks``,
+    ``--ppo-freeze-embeddings`` and ``--ppo-ptx-skip`` reach the configs recorded with the
+    checkpoints, the frozen block really is the base's after SFT, and bad values are clear errors."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny", "--no-eval"]
+    sft_flags = ["--sft-freeze-blocks", "1", "--sft-lr", "2e-3", "--sft-replay-faq-weight", "0.1"]
+    ppo_flags = ["--ppo-freeze-blocks", "1", "--ppo-freeze-embeddings", "--ppo-ptx", "0.5", "--ppo-ptx-source", "sft"]
+    ppo_flags += ["--ppo-ptx-skip", "harmful, benign_howto"]
+    assert main([*args, "--stages", "sft,reward,ppo", *sft_flags, *ppo_flags]) == 0
+    sft = json.loads((out / "sft" / "training_info.json").read_text())["config"]
+    assert (sft["freeze_blocks"], sft["lr"], sft["replay_faq_weight"]) == (1, 2e-3, 0.1)
+    ppo = json.loads((out / "ppo" / "training_info.json").read_text())["config"]
+    assert (ppo["freeze_blocks"], ppo["freeze_embeddings"]) == (1, True)
+    assert list(ppo["ptx_skip_intents"]) == ["harmful", "benign_howto"]
+    base, tuned = load_file(tiny_base_dir / "model.safetensors"), load_file(out / "sft" / "model.safetensors")
+    block0 = [k for k in base if ".h.0." in k or ".layers.0." in k]
+    assert block0 and all(torch.equal(base[k], tuned[k]) for k in block0)
+    assert main([*args, "--stages", "ppo", "--ppo-ptx-skip", "poetry"]) == 2
+    assert "--ppo-ptx-skip: unknown intent(s) ['poetry']" in capsys.readouterr().err
+    assert main([*args, "--stages", "sft", "--sft-freeze-blocks", "-1"]) == 2
+    assert "--sft-freeze-blocks must be 0 or more" in capsys.readouterr().err
+    assert main([*args, "--stages", "ppo", "--ppo-freeze-blocks", "5"]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+    assert main([*args, "--stages", "sft", "--sft-lr", "0"]) == 2
+    assert "--sft-lr must be above 0" in capsys.readouterr().err
+
+
 def test_pipeline_reward_ensemble_and_refusal_share_flags(tiny_base_dir, tmp_path, capsys, monkeypatch):
     """``--reward-ensemble K`` trains K reward models on the same pairs (members 1..K-1 saved under
     reward/ensemble/, each with its own seed and statistics), reports the ensemble's held-out pair

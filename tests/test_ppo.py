@@ -140,6 +140,52 @@ def test_ptx_data_sources(tiny_sft, world):
         ptx_data(world, tok, "books")
 
 
+def test_ptx_skip_intents_leaves_those_demonstrations_out(tiny_sft, world):
+    """The rows are exactly the SFT demonstrations of the other intents, in the same order, and
+    ``rehearsal_rows`` passes the config's intents on; skipping every intent is refused."""
+    from rlhf_core.ppo import ptx_data, rehearsal_rows
+    from rlhf_core.sft import SFTConfig
+    from rlhf_core.training import tokenize_conversations
+    from rlhf_core.world import INTENTS
+
+    _, tok = tiny_sft
+    skip = ("harmful", "benign_howto")
+    demos = world.sft_demonstrations(n=60, refusal_share=SFTConfig().refusal_share)
+    kept = [(p, r) for p, r in demos if p.intent not in skip]
+    assert 0 < len(kept) < len(demos)
+    expected = tokenize_conversations(tok, [p.text for p, _ in kept], [r for _, r in kept], max_len=64)
+    rows = ptx_data(world, tok, "sft", n=60, max_len=64, skip_intents=skip)
+    assert all(torch.equal(a, b) for a, b in zip(rows, expected, strict=True))
+    config = PPOConfig(ptx_coef=0.5, ptx_source="sft", ptx_skip_intents=skip)
+    assert len(rehearsal_rows(config, world, tok)[0]) < len(ptx_data(world, tok, "sft")[0])
+    with pytest.raises(ValueError, match="leaves no demonstration"):
+        ptx_data(world, tok, "sft", n=60, skip_intents=INTENTS)
+
+
+def test_freeze_blocks_and_embeddings_in_ppo(tiny_sft, world):
+    """PPOConfig.freeze_blocks / freeze_embeddings: after PPO updates the frozen block and the
+    (tied) embeddings are SFT's, bit for bit, while the rest of the policy moved."""
+    from rlhf_core.training import transformer_blocks
+
+    sft, tok = tiny_sft
+    torch.manual_seed(0)
+    policy = copy.deepcopy(sft)
+    config = PPOConfig(
+        steps=3, batch_size=8, minibatch_size=4, max_new_tokens=8, lr=2e-3, freeze_blocks=1, freeze_embeddings=True
+    )
+    run(PPOTrainer(config, policy, sft, None, tok, world.train_prompts(), score_fn=eos_scorer(tok)))
+    frozen = {n for n, p in policy.named_parameters() if not p.requires_grad}
+    assert frozen
+    for (name, after), before in zip(policy.named_parameters(), sft.parameters(), strict=True):
+        assert torch.equal(after, before) == (name in frozen), name
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            transformer_blocks(policy)[0].parameters(), transformer_blocks(sft)[0].parameters(), strict=True
+        )
+    )
+
+
 def test_ptx_rehearses_its_text_and_is_off_by_default(tiny_sft, world):
     """PPO-ptx (InstructGPT): against a reward for never stopping, which pulls the policy away from
     the SFT demonstrations, rehearsing them keeps their loss lower than PPO alone. With ptx_coef 0

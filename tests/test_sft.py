@@ -207,3 +207,18 @@ def test_replay_can_rehearse_the_faq_genre(tiny_base, world):
 
     assert "Frequently asked questions." in replayed(0.3)
     assert "Frequently asked questions." not in replayed(0.0)
+
+
+def test_freeze_blocks_keeps_the_lower_blocks_of_the_base(tiny_base, world):
+    """SFTConfig.freeze_blocks: the frozen block ends exactly as the base had it, while the
+    embeddings and the final norm (not frozen) move."""
+    from rlhf_core.training import transformer_blocks
+
+    base, tok = tiny_base
+    model = copy.deepcopy(base)
+    config = SFTConfig(n_demonstrations=100, steps=3, batch_size=8, lr=3e-3, freeze_blocks=1)
+    run(SFTTrainer(config, model, tok, world))
+    after, before = transformer_blocks(model), transformer_blocks(base)
+    assert all(torch.equal(a, b) for a, b in zip(after[0].parameters(), before[0].parameters(), strict=True))
+    assert not torch.equal(model.get_input_embeddings().weight, base.get_input_embeddings().weight)
+    assert not torch.equal(model.base_model.ln_f.weight, base.base_model.ln_f.weight)
