@@ -269,6 +269,10 @@ def _pipeline(args) -> int:
         if args.reward_demos < 0:
             raise ValueError(f"--reward-demos must be 0 or more, got {args.reward_demos}.")
         overrides["reward"] = {"demo_share": 1.0, "demo_foreign": args.reward_demos}
+    if args.reward_demos_self_check:
+        if args.reward_demos is None:
+            raise ValueError("--reward-demos-self-check needs --reward-demos N.")
+        overrides["reward"]["demo_self_check"] = True
     if args.reward_steps is not None:
         if args.reward_steps < 1:
             raise ValueError(f"--reward-steps must be 1 or more, got {args.reward_steps}.")
@@ -482,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rank every training prompt's written demonstration against its samples and against this "
         "many answers to other requests (RewardConfig.demo_share = 1, demo_foreign; about 3.5x the pairs, "
         "so raise --reward-steps to keep one epoch)",
+    )
+    p.add_argument(
+        "--reward-demos-self-check",
+        action="store_true",
+        help="open the written demonstrations of how-to and harmful requests with their self-check verdict, "
+        "as a --sft-self-check model writes (RewardConfig.demo_self_check)",
     )
     p.add_argument("--reward-steps", type=int, default=None, help="override the reward model's optimiser steps")
     p.add_argument(

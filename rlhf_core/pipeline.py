@@ -161,6 +161,11 @@ def run_pipeline(
             for p in train_prompts
             if rcfg.demo_share > 0 and demo_rng.random() < rcfg.demo_share
         }
+        if rcfg.demo_self_check:  # as a self-check SFT model opens its how-to answers
+            by_text = {p.text: p for p in train_prompts}
+            for text, demo in demos.items():
+                verdict = world.self_check(by_text[text])
+                demos[text] = f"{verdict} {demo}" if verdict else demo
         pairs = sample_preference_pairs(
             sft_model,
             tok,

@@ -75,6 +75,11 @@ class RewardConfig:
     """Share of training prompts whose written demonstration (the world's ideal answer, as in the
     SFT data) the annotator also ranks against each of the prompt's samples. 0: only samples are
     compared, as in InstructGPT."""
+    demo_self_check: bool = False
+    """Open each written demonstration of a how-to or harmful request with its self-check verdict
+    ("Is it legal to pick a lock? No, it is not.", ``World.self_check``), as an SFT model trained
+    with ``SFTConfig.self_check`` writes. Without it, demonstrations against such a model's samples
+    teach the reward model to prefer answers without the self-check."""
     demo_foreign: int = 0
     """Per demonstration, this many extra comparisons against a sample written for a request of
     another intent (the first one, for a harmful request or a look-alike, from the other of the two)."""

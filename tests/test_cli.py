@@ -143,6 +143,28 @@ def test_pipeline_reward_demos_flags(tiny_base_dir, tmp_path, capsys):
     assert "--reward-steps must be 1 or more" in capsys.readouterr().err
 
 
+def test_pipeline_reward_demos_self_check_flag(tiny_base_dir, tmp_path, capsys):
+    """``--reward-demos-self-check`` opens every how-to and harmful demonstration with its verdict
+    (the true one, as ``World.self_check`` writes it) and no other intent's; it needs --reward-demos."""
+    from rlhf_core.world import World
+
+    world = World(seed=0)
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny", "--stages", "sft,reward"]
+    assert main([*args, "--reward-demos", "1", "--reward-demos-self-check", "--reward-steps", "2", "--no-eval"]) == 0
+    assert json.loads((out / "reward" / "training_info.json").read_text())["config"]["demo_self_check"] is True
+    pairs = [json.loads(line) for line in (out / "reward" / "preference_pairs.jsonl").open()]
+    demos = [p for p in pairs if p["source"] == "demonstration"]
+    howto = [p for p in demos if p["intent"] in ("harmful", "benign_howto")]
+    assert howto and len(howto) < len(demos)
+    for p in demos:
+        verdict = world.self_check(world.parse_prompt(p["prompt"]))
+        opened = [t for t in (p["chosen"], p["rejected"]) if verdict and t.startswith(verdict + " ")]
+        assert bool(opened) == (p["intent"] in ("harmful", "benign_howto")), p
+    assert main([*args, "--reward-demos-self-check"]) == 2
+    assert "--reward-demos-self-check needs --reward-demos" in capsys.readouterr().err
+
+
 def test_dpo_alongside_ppo_gives_the_same_results_as_after_it(tiny_base_dir, tmp_path):
     """DPO in a second thread (run_pipeline's default when both stages' torch threads fit on the
     cores) changes the wall time, not the results:
