@@ -196,6 +196,16 @@ def cmd_pipeline(args) -> int:
         torch.set_num_threads(before)  # in-process callers (tests, the app) keep their policy
 
 
+def _override(overrides: dict, stage: str, field: str, value, flag: str = "", ok=None, need: str = "", **extra):
+    """``overrides[stage][field] = value`` (and ``extra``) for a pipeline flag that was given (``value``
+    not None), after checking it with ``ok``; a value that fails says ``{flag} must be {need}``."""
+    if value is None:
+        return
+    if ok is not None and not ok(value):
+        raise ValueError(f"{flag} must be {need}, got {value}.")
+    overrides.setdefault(stage, {}).update({field: value, **extra})
+
+
 def _pipeline(args) -> int:
     from tqdm import tqdm
 
@@ -225,62 +235,34 @@ def _pipeline(args) -> int:
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ValueError(f"Unknown stage(s) {sorted(unknown)}: choose from {', '.join(STAGES)}.")
-    overrides = {}
-    if args.ppo_kl_coef is not None:
-        overrides["ppo"] = {"kl_coef": args.ppo_kl_coef}
-    if args.ppo_steps is not None:
-        overrides.setdefault("ppo", {})["steps"] = args.ppo_steps
-    if args.ppo_ptx is not None:
-        if args.ppo_ptx < 0:
-            raise ValueError(f"--ppo-ptx must be 0 or more, got {args.ppo_ptx}.")
-        overrides.setdefault("ppo", {}).update(ptx_coef=args.ppo_ptx, ptx_source=args.ppo_ptx_source)
-    if args.sft_echo_rows is not None:
-        if args.sft_echo_rows < 0:
-            raise ValueError(f"--sft-echo-rows must be 0 or more, got {args.sft_echo_rows}.")
-        overrides["sft"] = {"echo_rows": args.sft_echo_rows}
-    if args.sft_self_check:
-        overrides.setdefault("sft", {})["self_check"] = True
-    if args.sft_refusal_share is not None:
-        if not 0.0 <= args.sft_refusal_share <= 1.0:
-            raise ValueError(f"--sft-refusal-share must be between 0 and 1, got {args.sft_refusal_share}.")
-        overrides.setdefault("sft", {})["refusal_share"] = args.sft_refusal_share
-    if args.sft_lr is not None:
-        if args.sft_lr <= 0:
-            raise ValueError(f"--sft-lr must be above 0, got {args.sft_lr}.")
-        overrides.setdefault("sft", {})["lr"] = args.sft_lr
-    if args.sft_replay_faq_weight is not None:
-        if args.sft_replay_faq_weight < 0:
-            raise ValueError(f"--sft-replay-faq-weight must be 0 or more, got {args.sft_replay_faq_weight}.")
-        overrides.setdefault("sft", {})["replay_faq_weight"] = args.sft_replay_faq_weight
-    for stage, blocks in (("sft", args.sft_freeze_blocks), ("ppo", args.ppo_freeze_blocks)):
-        if blocks is not None:
-            if blocks < 0:
-                raise ValueError(f"--{stage}-freeze-blocks must be 0 or more, got {blocks}.")
-            overrides.setdefault(stage, {})["freeze_blocks"] = blocks
-    if args.ppo_freeze_embeddings:
-        overrides.setdefault("ppo", {})["freeze_embeddings"] = True
+    overrides: dict[str, dict] = {}
+    at_least_0, at_least_1 = (lambda v: v >= 0, "0 or more"), (lambda v: v >= 1, "1 or more")
+    _override(overrides, "ppo", "kl_coef", args.ppo_kl_coef)
+    _override(overrides, "ppo", "steps", args.ppo_steps)
+    _override(overrides, "ppo", "ptx_coef", args.ppo_ptx, "--ppo-ptx", *at_least_0, ptx_source=args.ppo_ptx_source)
+    _override(overrides, "sft", "echo_rows", args.sft_echo_rows, "--sft-echo-rows", *at_least_0)
+    _override(overrides, "sft", "self_check", args.sft_self_check or None)
+    share = (lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
+    _override(overrides, "sft", "refusal_share", args.sft_refusal_share, "--sft-refusal-share", *share)
+    _override(overrides, "sft", "lr", args.sft_lr, "--sft-lr", lambda v: v > 0, "above 0")
+    weight = args.sft_replay_faq_weight
+    _override(overrides, "sft", "replay_faq_weight", weight, "--sft-replay-faq-weight", *at_least_0)
+    _override(overrides, "sft", "freeze_blocks", args.sft_freeze_blocks, "--sft-freeze-blocks", *at_least_0)
+    _override(overrides, "ppo", "freeze_blocks", args.ppo_freeze_blocks, "--ppo-freeze-blocks", *at_least_0)
+    _override(overrides, "ppo", "freeze_embeddings", args.ppo_freeze_embeddings or None)
     if args.ppo_ptx_skip is not None:
         skip = tuple(i.strip() for i in args.ppo_ptx_skip.split(",") if i.strip())
         unknown_intents = sorted(set(skip) - set(INTENTS))
         if unknown_intents:
             raise ValueError(f"--ppo-ptx-skip: unknown intent(s) {unknown_intents}; choose from {', '.join(INTENTS)}.")
         overrides.setdefault("ppo", {})["ptx_skip_intents"] = skip
-    if args.reward_demos is not None:
-        if args.reward_demos < 0:
-            raise ValueError(f"--reward-demos must be 0 or more, got {args.reward_demos}.")
-        overrides["reward"] = {"demo_share": 1.0, "demo_foreign": args.reward_demos}
-    if args.reward_demos_self_check:
-        if args.reward_demos is None:
-            raise ValueError("--reward-demos-self-check needs --reward-demos N.")
-        overrides["reward"]["demo_self_check"] = True
-    if args.reward_steps is not None:
-        if args.reward_steps < 1:
-            raise ValueError(f"--reward-steps must be 1 or more, got {args.reward_steps}.")
-        overrides.setdefault("reward", {})["steps"] = args.reward_steps
-    if args.reward_ensemble is not None:
-        if args.reward_ensemble < 1:
-            raise ValueError(f"--reward-ensemble must be 1 or more, got {args.reward_ensemble}.")
-        overrides.setdefault("reward", {})["ensemble"] = args.reward_ensemble
+    demos = args.reward_demos
+    _override(overrides, "reward", "demo_foreign", demos, "--reward-demos", *at_least_0, demo_share=1.0)
+    if args.reward_demos_self_check and demos is None:
+        raise ValueError("--reward-demos-self-check needs --reward-demos N.")
+    _override(overrides, "reward", "demo_self_check", args.reward_demos_self_check or None)
+    _override(overrides, "reward", "steps", args.reward_steps, "--reward-steps", *at_least_1)
+    _override(overrides, "reward", "ensemble", args.reward_ensemble, "--reward-ensemble", *at_least_1)
     start = time.time()
     metrics = run_pipeline(
         args.out,

@@ -156,16 +156,16 @@ def run_pipeline(
         )
         cb = progress("pairs", 100)
         demo_rng = random.Random(seed + 2)  # its own stream: with demo_share 0 nothing is drawn
+
+        def written(prompt) -> str:
+            """The prompt's demonstration; with demo_self_check opened as a self-check SFT model does."""
+            demo = world.ideal_response(prompt, random.Random(prompt.text))
+            verdict = world.self_check(prompt) if rcfg.demo_self_check else None
+            return f"{verdict} {demo}" if verdict else demo
+
         demos = {
-            p.text: world.ideal_response(p, random.Random(p.text))
-            for p in train_prompts
-            if rcfg.demo_share > 0 and demo_rng.random() < rcfg.demo_share
+            p.text: written(p) for p in train_prompts if rcfg.demo_share > 0 and demo_rng.random() < rcfg.demo_share
         }
-        if rcfg.demo_self_check:  # as a self-check SFT model opens its how-to answers
-            by_text = {p.text: p for p in train_prompts}
-            for text, demo in demos.items():
-                verdict = world.self_check(by_text[text])
-                demos[text] = f"{verdict} {demo}" if verdict else demo
         pairs = sample_preference_pairs(
             sft_model,
             tok,
