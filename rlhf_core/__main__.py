@@ -262,6 +262,9 @@ def _pipeline(args) -> int:
         raise ValueError("--reward-demos-self-check needs --reward-demos N.")
     _override(overrides, "reward", "demo_self_check", args.reward_demos_self_check or None)
     _override(overrides, "reward", "steps", args.reward_steps, "--reward-steps", *at_least_1)
+    _override(overrides, "ppo", "rounds", args.ppo_rounds, "--ppo-rounds", *at_least_1)
+    _override(overrides, "ppo", "round_steps", args.ppo_round_steps, "--ppo-round-steps", *at_least_1)
+    _override(overrides, "reward", "round_prompts", args.reward_round_prompts, "--reward-round-prompts", *at_least_1)
     _override(overrides, "reward", "ensemble", args.reward_ensemble, "--reward-ensemble", *at_least_1)
     start = time.time()
     metrics = run_pipeline(
@@ -476,6 +479,23 @@ def build_parser() -> argparse.ArgumentParser:
         "as a --sft-self-check model writes (RewardConfig.demo_self_check)",
     )
     p.add_argument("--reward-steps", type=int, default=None, help="override the reward model's optimiser steps")
+    p.add_argument(
+        "--ppo-rounds",
+        type=int,
+        default=None,
+        help="iterated RLHF: after PPO, label new comparisons of the policy's and SFT's samples, retrain the "
+        "reward model on all pairs and go on with PPO; this many rounds in all (PPOConfig.rounds; 1: none; "
+        "each round's reward model saved as reward_roundN/)",
+    )
+    p.add_argument(
+        "--ppo-round-steps", type=int, default=None, help="PPO iterations of each later round (PPOConfig.round_steps)"
+    )
+    p.add_argument(
+        "--reward-round-prompts",
+        type=int,
+        default=None,
+        help="training prompts each later round samples new comparisons for (RewardConfig.round_prompts)",
+    )
     p.add_argument(
         "--reward-ensemble",
         type=int,

@@ -32,6 +32,7 @@ from .reward import (
     mean_of_members,
     pair_accuracy,
     reward_model_from_policy,
+    sample_comparisons,
     sample_preference_pairs,
     save_pairs,
 )
@@ -45,6 +46,14 @@ Progress = Callable[[str, int], Callable[[int, dict], None]]
 
 def _no_progress(_stage: str, _total: int):
     return lambda _n, _m: None
+
+
+HEADLINE = ("gold_score", "eos_rate", "refusal_rate_harmful", "overrefusal_rate_benign", "distinct_2")
+
+
+def _summary(evaluation: dict) -> dict:
+    """The headline metrics of an evaluation (what a round's table shows)."""
+    return {k: evaluation[k] for k in HEADLINE if k in evaluation}
 
 
 def presets(name: str) -> dict:
@@ -139,7 +148,69 @@ def run_pipeline(
         sft_model, _ = load(out / "sft" if (out / "sft").exists() else MODELS_DIR / "sft", device=str(device))
     sft_model.eval()
 
+    calib_drawn: list = []
+
+    def sft_calibration_samples():
+        """SFT samples that every reward model of this run is normalised on (drawn once)."""
+        if not calib_drawn:
+            calib_drawn.append(
+                calibration_samples(
+                    sft_model, tok, world.train_prompts(), seed=seed, max_new_tokens=configs["reward"].max_new_tokens
+                )
+            )
+        return calib_drawn[0]
+
+    def train_reward_models(train_pairs, held_out, steps: int, folder: Path, label: str):
+        """The reward model (and its ``RewardConfig.ensemble`` - 1 extra members, another seed each:
+        head initialisation and batch order) trained from the SFT backbone on ``train_pairs`` for
+        ``steps`` steps, calibrated on the SFT model's samples and saved to ``folder`` (members under
+        ``ENSEMBLE_DIR``). Returns the members, the first one's history and its calibration."""
+        members, history, calib = [], [], {}
+        for k in range(configs["reward"].ensemble):
+            if k > 0:
+                torch.manual_seed(seed + k)
+            cfg = copy.copy(configs["reward"])
+            cfg.seed, cfg.steps = seed + k, steps
+            member = reward_model_from_policy(sft_model)
+            # Held-out accuracy during training for the first member only; the others' is measured once.
+            trainer = RewardTrainer(cfg, member, tok, train_pairs, held_out if k == 0 else None)
+            h = run(trainer, progress(label if k == 0 else f"{label} {k + 1}/{cfg.ensemble}", steps))
+            member_calib = trainer.calibrate(
+                sft_model, world.train_prompts(), seed=seed, samples=sft_calibration_samples()
+            )
+            extra = {"stage": "reward", "config": cfg.__dict__, **member_calib}
+            save_checkpoint(member, tok, folder if k == 0 else folder / ENSEMBLE_DIR / str(k), extra=extra)
+            if k == 0:
+                history, calib = h, member_calib
+            members.append(member)
+        return members, history, calib
+
+    def reward_accuracy(members, held_out) -> dict:
+        """Held-out pair accuracy of the first member (and of the ensemble's mean, when there is one)."""
+        each = [pair_accuracy(m, tok, held_out) for m in members]
+        res = {
+            "pair_accuracy": each[0]["pair_accuracy"],
+            "pair_accuracy_by_intent": each[0]["by_intent"],
+            "chosen_scores": each[0]["chosen_scores"],
+            "rejected_scores": each[0]["rejected_scores"],
+        }
+        if len(members) > 1:
+            # Each member scored the held-out pairs once; the ensemble's accuracy reads their mean.
+            ens = accuracy_of_scores(
+                held_out,
+                mean_of_members([e["chosen_scores"] for e in each]),
+                mean_of_members([e["rejected_scores"] for e in each]),
+            )
+            res["ensemble"] = {
+                "members": len(members),
+                "pair_accuracy": ens["pair_accuracy"],
+                "pair_accuracy_by_intent": ens["by_intent"],
+                "member_pair_accuracy": [e["pair_accuracy"] for e in each],
+            }
+        return res
+
     # Stage 2: preference pairs + reward model
+    held_out_pairs: list = []  # what later rounds of iterated RLHF measure their reward models on
     if "reward" in stages:
         torch.manual_seed(seed)  # new heads are initialised the same whichever stages run
         t = time.time()
@@ -185,65 +256,28 @@ def run_pipeline(
         )
         timings["pairs"] = time.time() - t
         t = time.time()
-        reward_model = reward_model_from_policy(sft_model)
-        trainer = RewardTrainer(rcfg, reward_model, tok, pairs, eval_pairs)
-        history = run(trainer, progress("reward", rcfg.steps))
-        # One set of SFT samples calibrates every ensemble member (drawn once).
-        calib_samples = calibration_samples(sft_model, tok, train_pool, seed=seed, max_new_tokens=rcfg.max_new_tokens)
-        calib = trainer.calibrate(sft_model, train_pool, seed=seed, samples=calib_samples)
-        save_checkpoint(reward_model, tok, out / "reward", extra={"stage": "reward", "config": rcfg.__dict__, **calib})
+        members, history, calib = train_reward_models(pairs, eval_pairs, rcfg.steps, out / "reward", "reward")
         # The pairs travel with the reward model: DPO and the app reuse exactly this data.
         save_pairs(pairs, out / "reward" / "preference_pairs.jsonl")
         save_pairs(eval_pairs, out / "reward" / "preference_pairs_heldout.jsonl")
-        # Optional ensemble (RewardConfig.ensemble): more members on the same pairs, another seed each.
-        members = [reward_model]
-        for k in range(1, rcfg.ensemble):
-            torch.manual_seed(seed + k)  # another head initialisation ...
-            member_cfg = copy.copy(rcfg)
-            member_cfg.seed = seed + k  # ... and batch order
-            member = reward_model_from_policy(sft_model)
-            # No held-out pairs during training: a member's history is not kept, and its accuracy is
-            # measured once below.
-            member_trainer = RewardTrainer(member_cfg, member, tok, pairs)
-            run(member_trainer, progress(f"reward {k + 1}/{rcfg.ensemble}", rcfg.steps))
-            member_calib = member_trainer.calibrate(sft_model, train_pool, seed=seed, samples=calib_samples)
-            extra = {"stage": "reward", "config": member_cfg.__dict__, **member_calib}
-            save_checkpoint(member, tok, out / "reward" / ENSEMBLE_DIR / str(k), extra=extra)
-            members.append(member)
+        held_out_pairs = eval_pairs
         timings["reward"] = time.time() - t
-        acc = pair_accuracy(reward_model, tok, eval_pairs)
-        train_acc = pair_accuracy(reward_model, tok, pairs[:300])
         metrics["reward"] = {
             "history": history,
             "n_pairs": len(pairs),
             "n_eval_pairs": len(eval_pairs),
-            "pair_accuracy": acc["pair_accuracy"],
-            "pair_accuracy_by_intent": acc["by_intent"],
-            "train_pair_accuracy": train_acc["pair_accuracy"],
-            "chosen_scores": acc["chosen_scores"],
-            "rejected_scores": acc["rejected_scores"],
+            **reward_accuracy(members, eval_pairs),
+            "train_pair_accuracy": pair_accuracy(members[0], tok, pairs[:300])["pair_accuracy"],
             **calib,
         }
-        if len(members) > 1:
-            # Each member scores the held-out pairs once; the ensemble's accuracy reads their mean.
-            each = [acc] + [pair_accuracy(m, tok, eval_pairs) for m in members[1:]]
-            ens = accuracy_of_scores(
-                eval_pairs,
-                mean_of_members([e["chosen_scores"] for e in each]),
-                mean_of_members([e["rejected_scores"] for e in each]),
-            )
-            metrics["reward"]["ensemble"] = {
-                "members": len(members),
-                "pair_accuracy": ens["pair_accuracy"],
-                "pair_accuracy_by_intent": ens["by_intent"],
-                "member_pair_accuracy": [e["pair_accuracy"] for e in each],
-            }
         save_metrics()
     elif "ppo" in stages or "dpo" in stages:
         reward_dir = out / "reward" if (out / "reward").exists() else MODELS_DIR / "reward"
         reward_model = load_model(reward_dir, kind="reward", device=str(device))
         members = [reward_model] + load_ensemble_members(reward_dir, device=str(device))
         pairs = load_pairs(reward_dir / "preference_pairs.jsonl")
+        held = reward_dir / "preference_pairs_heldout.jsonl"
+        held_out_pairs = load_pairs(held) if held.exists() else []
 
     # DPO: the same preference pairs, no reward model (in a second thread while PPO trains)
     def dpo_stage(tokenizer) -> None:
@@ -288,10 +322,62 @@ def run_pipeline(
             pcfg, policy, sft_model, [m.eval() for m in members], tok, world.train_prompts(), ptx_data=rehearse
         )
         history = run(trainer, progress("ppo", configs["ppo"].steps))
+        samples, rounds = list(trainer.samples), []
+        # Iterated RLHF (PPOConfig.rounds): label the policy's samples, retrain the reward model, go on.
+        round_pairs = list(pairs)  # a new list: DPO (maybe running alongside) keeps the first pairs
+        for r in range(2, pcfg.rounds + 1):
+            t_round = time.time()
+            policy.eval()
+            before = evaluate(policy, tok, world, seed=seed)[0] if evaluate_stages else None
+            rcfg = configs["reward"]
+            chosen = random.Random(f"{seed}:round{r}").sample(
+                world.train_prompts(), min(rcfg.round_prompts, len(world.train_prompts()))
+            )
+            cb = progress(f"pairs round {r}", 100)
+            new_pairs = sample_comparisons(
+                [policy, sft_model],
+                tok,
+                chosen,
+                temperature=rcfg.sample_temperature,
+                max_new_tokens=rcfg.max_new_tokens,
+                noise=rcfg.annotator_noise,
+                length_bias=rcfg.annotator_length_bias,
+                seed=seed + 1000 * r,
+                on_progress=lambda f, cb=cb: cb(int(f * 100), {}),
+            )
+            # As many reward-model epochs over all pairs as the first reward model had over its own.
+            round_pairs = round_pairs + new_pairs
+            steps = max(1, round(rcfg.steps * len(round_pairs) / max(1, len(pairs))))
+            folder = out / f"reward_round{r}"
+            members, _, _ = train_reward_models(round_pairs, None, steps, folder, f"reward round {r}")
+            save_pairs(new_pairs, folder / "new_pairs.jsonl")
+            round_cfg = copy.copy(pcfg)
+            round_cfg.steps, round_cfg.seed = pcfg.round_steps, pcfg.seed + r - 1
+            # A fresh value head and optimiser; the policy goes on from where the last round left it.
+            trainer = PPOTrainer(
+                round_cfg, policy, sft_model, [m.eval() for m in members], tok, world.train_prompts(), ptx_data=rehearse
+            )
+            first_step = len(history) + 1
+            history += run(trainer, progress(f"ppo round {r}", round_cfg.steps))
+            samples += trainer.samples
+            accuracy = reward_accuracy(members, held_out_pairs) if held_out_pairs else {}
+            rounds.append(
+                {
+                    "round": r,
+                    "first_step": first_step,
+                    "new_pairs": len(new_pairs),
+                    "reward_steps": steps,
+                    **({"policy_before": _summary(before)} if before else {}),
+                    **{k: v for k, v in accuracy.items() if k not in ("chosen_scores", "rejected_scores")},
+                    "seconds": time.time() - t_round,
+                }
+            )
         save_checkpoint(policy, tok, out / "ppo", extra={"stage": "ppo", "config": configs["ppo"].__dict__})
         with lock:
             timings["ppo"] = time.time() - t
-            metrics["ppo"] = {"history": history, "samples": trainer.samples, "reward_members": len(members)}
+            metrics["ppo"] = {"history": history, "samples": samples, "reward_members": len(members)}
+            if rounds:
+                metrics["ppo"]["rounds"] = rounds
         do_eval("ppo", policy.eval(), tok, reference=sft_model)
         save_metrics()
 

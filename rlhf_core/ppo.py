@@ -118,6 +118,14 @@ class PPOConfig:
     everything. With 3 of 4 and the embeddings frozen, PPO must decide from features SFT already has."""
     freeze_embeddings: bool = False
     """Also leave the (tied) token embeddings, and so the output layer, as they were."""
+    rounds: int = 1
+    """Iterated RLHF (InstructGPT; Bai et al. 2022): after each PPO run but the last, the annotator
+    labels new comparisons of the policy's and the SFT model's samples
+    (``RewardConfig.round_prompts`` prompts), a new reward model is trained from the SFT backbone on
+    all pairs so far, and PPO goes on from the policy for ``round_steps`` more iterations (fresh
+    value head and optimiser; the reference stays the SFT model). 1: one reward model, one run."""
+    round_steps: int = 60
+    """PPO iterations of each round after the first."""
 
     @classmethod
     def lesson(cls) -> PPOConfig:

@@ -41,7 +41,7 @@ class PreferencePair:
     intent: str = "open"
     chosen_score: float = float("nan")
     rejected_score: float = float("nan")
-    source: str = "annotator"  # "annotator" (simulated), "student" or "demonstration" (see demo_share)
+    source: str = "annotator"  # "annotator" (simulated), "student", "demonstration" (demo_share) or "round"
 
     def to_trl(self) -> dict:
         """The ``{"prompt", "chosen", "rejected"}`` record that TRL's trainers read."""
@@ -111,6 +111,10 @@ class RewardConfig:
     """Longest conversation in tokens."""
     eval_every: int = 10
     """Measure held-out pair accuracy every this many steps."""
+    round_prompts: int = 400
+    """Iterated RLHF (``PPOConfig.rounds`` > 1): training prompts each later round samples new
+    comparisons for (:func:`sample_comparisons`: 2 responses of the current PPO policy and 2 of the
+    SFT model per prompt)."""
     ensemble: int = 1
     """Reward models trained on the same pairs (seeds ``seed``, ``seed + 1``, ...: another head
     initialisation and batch order each). PPO is then rewarded by the mean of their normalised
@@ -192,14 +196,7 @@ def sample_preference_pairs(
         group = list(dict.fromkeys(texts[i * samples_per_prompt : (i + 1) * samples_per_prompt]))  # distinct
         scored = [(judge(prompt, t).total, t) for t in group]
         score_of = {t: score for score, t in scored}
-        # Every comparison between two responses the annotator can tell apart, as InstructGPT
-        # used all K-choose-2 comparisons of a ranking of K samples. Ties are dropped.
-        for a in range(len(scored)):
-            for b in range(a + 1, len(scored)):
-                (score_a, text_a), (score_b, text_b) = scored[a], scored[b]
-                pair = _annotated_pair(prompt, text_a, score_a, text_b, score_b, **annotate)
-                if pair is not None:
-                    pairs.append(pair)
+        pairs += _all_comparisons(prompt, scored, **annotate)
         # The written demonstration ranked against each sample it differs from, then against
         # answers written for other requests (the generic answers PPO finds: "I don't know ...",
         # a greeting, a refusal). Its own random stream, so the sampled pairs above do not move.
@@ -246,6 +243,62 @@ def sample_preference_pairs(
             else:
                 continue
             pair = _annotated_pair(prompt, own, score_of[own], foreign, judge(prompt, foreign).total, **annotate)
+            if pair is not None:
+                pairs.append(pair)
+    return pairs
+
+
+def sample_comparisons(
+    policies,
+    tokenizer,
+    prompts,
+    *,
+    samples_per_policy: int = 2,
+    temperature: float = 1.0,
+    max_new_tokens: int = 64,
+    noise: float = 0.0,
+    length_bias: float = 0.0,
+    seed: int = 0,
+    batch_size: int = 64,
+    on_progress=None,
+    source: str = "round",
+) -> list[PreferencePair]:
+    """Iterated RLHF's new comparisons: ``samples_per_policy`` responses of each of ``policies`` to
+    every world ``Prompt`` (in iterated RLHF, the current PPO policy and the SFT model), and every
+    distinguishable pair among a prompt's distinct responses labelled by the annotator.
+
+    InstructGPT and Anthropic's assistants (Bai et al. 2022, "iterated online RLHF") collected new
+    comparisons on the deployed policy's samples and retrained the reward model: what PPO found and
+    the reward model overrated (a template answer) is shown to it next to what SFT wrote, labelled."""
+    rng = random.Random(seed)
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
+    flat = [p.text for p in prompts for _ in range(samples_per_policy)]
+    per_policy: list[list[str]] = []  # per policy, len(prompts) * samples_per_policy texts
+    for k, policy in enumerate(policies):
+        generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed + k)
+        texts: list[str] = []
+        for start in range(0, len(flat), batch_size):
+            texts += generate(policy, tokenizer, flat[start : start + batch_size], cfg, generator).texts
+            if on_progress:
+                on_progress((k * len(flat) + min(len(flat), start + batch_size)) / (len(policies) * len(flat)))
+        per_policy.append(texts)
+    pairs: list[PreferencePair] = []
+    annotate = dict(rng=rng, noise=noise, length_bias=length_bias, source=source)
+    for i, prompt in enumerate(prompts):
+        own = slice(i * samples_per_policy, (i + 1) * samples_per_policy)
+        group = list(dict.fromkeys(t for texts in per_policy for t in texts[own]))  # distinct, policy by policy
+        pairs += _all_comparisons(prompt, [(judge(prompt, t).total, t) for t in group], **annotate)
+    return pairs
+
+
+def _all_comparisons(prompt, scored: list[tuple[float, str]], **annotate) -> list[PreferencePair]:
+    """Every comparison between two of ``scored`` (gold total, response) that the annotator can tell
+    apart, as InstructGPT used all K-choose-2 comparisons of a ranking of K samples. Ties are dropped."""
+    pairs = []
+    for a in range(len(scored)):
+        for b in range(a + 1, len(scored)):
+            (score_a, text_a), (score_b, text_b) = scored[a], scored[b]
+            pair = _annotated_pair(prompt, text_a, score_a, text_b, score_b, **annotate)
             if pair is not None:
                 pairs.append(pair)
     return pairs

@@ -302,3 +302,56 @@ def test_pipeline_reward_ensemble_and_refusal_share_flags(tiny_base_dir, tmp_pat
     assert "--reward-ensemble must be 1 or more" in capsys.readouterr().err
     assert main([*args, "--stages", "sft", "--sft-refusal-share", "1.5"]) == 2
     assert "--sft-refusal-share must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_pipeline_ppo_rounds_retrain_the_reward_model_and_go_on(tiny_base_dir, tmp_path, capsys, monkeypatch):
+    """``--ppo-rounds 2``: after PPO, new comparisons of the policy's and the SFT model's samples are
+    added to the pairs, a new reward model (reward_round2/, with its new pairs) is trained on all of
+    them, and PPO goes on from the same policy against it, the SFT model still the reference. DPO
+    keeps the first pairs. Bad values are clear errors."""
+    import rlhf_core.pipeline as pipeline_module
+    from rlhf_core.models import load_model
+    from rlhf_core.reward import load_pairs
+
+    built = []
+    real = pipeline_module.PPOTrainer
+
+    def recording(config, policy, reference, members, *args, **kwargs):
+        built.append((config, policy, reference, [m.score.weight.detach().clone() for m in members]))
+        return real(config, policy, reference, members, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "PPOTrainer", recording)
+    dpo_pairs = []
+    real_dpo = pipeline_module.DPOTrainer
+    monkeypatch.setattr(
+        pipeline_module,
+        "DPOTrainer",
+        lambda c, p, r, t, pairs: dpo_pairs.append(list(pairs)) or real_dpo(c, p, r, t, pairs),
+    )
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]
+    flags = ["--sequential", "--ppo-rounds", "2", "--ppo-round-steps", "2", "--reward-round-prompts", "30"]
+    assert main([*args, "--stages", "sft,reward,ppo,dpo", *flags]) == 0
+    assert len(built) == 2
+    (first, policy, reference, first_rm), (second, policy2, reference2, second_rm) = built
+    assert policy2 is policy and reference2 is reference  # the same policy goes on, leashed to SFT
+    assert (first.steps, second.steps) == (3, 2) and second.seed != first.seed
+    round_rm = load_model(out / "reward_round2", kind="reward")
+    assert torch.equal(second_rm[0], round_rm.score.weight) and not torch.equal(second_rm[0], first_rm[0])
+    first_pairs = load_pairs(out / "reward" / "preference_pairs.jsonl")
+    new_pairs = load_pairs(out / "reward_round2" / "new_pairs.jsonl")
+    assert new_pairs and {p.source for p in new_pairs} == {"round"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["ppo"]["history"]) == 3 + 2
+    (info,) = metrics["ppo"]["rounds"]
+    assert info["round"] == 2 and info["first_step"] == 4 and info["new_pairs"] == len(new_pairs)
+    # As many epochs over all pairs as the first reward model had over its own.
+    config = json.loads((out / "reward_round2" / "training_info.json").read_text())["config"]
+    expected_steps = round(4 * (len(first_pairs) + len(new_pairs)) / len(first_pairs))
+    assert config["steps"] == info["reward_steps"] == expected_steps
+    assert 0.0 <= info["pair_accuracy"] <= 1.0 and set(info["policy_before"]) >= {"gold_score", "eos_rate"}
+    assert [(p.prompt, p.chosen) for p in dpo_pairs[0]] == [(p.prompt, p.chosen) for p in first_pairs]
+    assert main([*args, "--stages", "ppo", "--ppo-rounds", "0"]) == 2
+    assert "--ppo-rounds must be 1 or more" in capsys.readouterr().err
+    assert main([*args, "--stages", "ppo", "--ppo-round-steps", "0"]) == 2
+    assert "--ppo-round-steps must be 1 or more" in capsys.readouterr().err

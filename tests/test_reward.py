@@ -18,6 +18,7 @@ from rlhf_core.reward import (
     load_pairs,
     pair_accuracy,
     reward_model_from_policy,
+    sample_comparisons,
     sample_preference_pairs,
     save_pairs,
     score_texts,
@@ -145,6 +146,45 @@ def test_demonstrations_add_ranked_pairs_and_leave_the_sampled_ones(world, monke
     assert len(demo_pairs) > len(extra)
     own_answers = {(p.prompt, t) for p in own for t in (p.chosen, p.rejected)}
     assert any((p.prompt, p.rejected) not in own_answers for p in demo_pairs)
+
+
+def test_round_comparisons_put_each_policy_against_the_other(world, monkeypatch):
+    """Iterated RLHF's comparisons: each prompt's responses from both policies (the PPO policy's
+    template and SFT's answer here) are ranked against each other by the annotator; a response both
+    wrote once is one response, and ties give no pair."""
+    import rlhf_core.reward as reward_module
+    from rlhf_core.generate import Generation
+    from rlhf_core.judge import judge
+
+    ppo_policy, sft_policy = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    asked = Counter()
+
+    def scripted_generate(policy, _tok, texts, *_args, **_kwargs):
+        # The "PPO policy" answers everything with one template; "SFT" writes the ideal answer.
+        asked[id(policy)] += len(texts)
+        if policy is ppo_policy:
+            answers = [GENERIC] * len(texts)
+        else:  # one answer per prompt: both samples are the same response
+            answers = [world.ideal_response(world.parse_prompt(t), random.Random(t)) for t in texts]
+        empty = torch.zeros(len(texts), 1, dtype=torch.long)
+        return Generation(empty, empty, empty, empty, torch.ones(len(texts), dtype=torch.bool), answers)
+
+    monkeypatch.setattr(reward_module, "generate", scripted_generate)
+    by_intent = Counter()
+    prompts = [p for p in world.train_prompts() if (by_intent.update([p.intent]) or by_intent[p.intent]) <= 5]
+    pairs = sample_comparisons([ppo_policy, sft_policy], None, prompts, samples_per_policy=2, seed=0)
+    assert asked == {id(ppo_policy): 2 * len(prompts), id(sft_policy): 2 * len(prompts)}
+    ideal = {p.text: world.ideal_response(p, random.Random(p.text)) for p in prompts}
+    expected = sum(judge(p, GENERIC).total != judge(p, ideal[p.text]).total for p in prompts)
+    assert 0 < expected == len(pairs)  # one comparison per prompt whose two answers differ in gold
+    by_text = {p.text: p for p in prompts}
+    for pair in pairs:
+        assert {pair.chosen, pair.rejected} == {GENERIC, ideal[pair.prompt]}
+        assert judge(by_text[pair.prompt], pair.chosen).total > judge(by_text[pair.prompt], pair.rejected).total
+        assert pair.source == "round"
+    # The template is rejected wherever the annotator can tell it apart from SFT's answer.
+    harmful = [pair for pair in pairs if pair.intent == "harmful"]
+    assert harmful and all(pair.rejected == GENERIC for pair in harmful)
 
 
 @pytest.mark.parametrize("group_by_prompt", [False, True])
