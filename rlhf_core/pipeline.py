@@ -329,6 +329,7 @@ def run_pipeline(
             t_round = time.time()
             policy.eval()
             before = evaluate(policy, tok, world, seed=seed)[0] if evaluate_stages else None
+            main_eval_seconds[0] += time.time() - t_round  # an evaluation: not counted as training time
             rcfg = configs["reward"]
             chosen = random.Random(f"{seed}:round{r}").sample(
                 world.train_prompts(), min(rcfg.round_prompts, len(world.train_prompts()))
@@ -359,7 +360,8 @@ def run_pipeline(
             )
             first_step = len(history) + 1
             history += run(trainer, progress(f"ppo round {r}", round_cfg.steps))
-            samples += trainer.samples
+            # Steps count on across rounds, in the logged samples as in the history.
+            samples += [{**sample, "step": sample["step"] + first_step - 1} for sample in trainer.samples]
             accuracy = reward_accuracy(members, held_out_pairs) if held_out_pairs else {}
             rounds.append(
                 {

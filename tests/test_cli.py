@@ -343,6 +343,7 @@ def test_pipeline_ppo_rounds_retrain_the_reward_model_and_go_on(tiny_base_dir, t
     assert new_pairs and {p.source for p in new_pairs} == {"round"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["ppo"]["history"]) == 3 + 2
+    assert sorted({s["step"] for s in metrics["ppo"]["samples"]}) == [1, 2, 3, 4, 5]  # steps count on
     (info,) = metrics["ppo"]["rounds"]
     assert info["round"] == 2 and info["first_step"] == 4 and info["new_pairs"] == len(new_pairs)
     # As many epochs over all pairs as the first reward model had over its own.
