@@ -123,7 +123,8 @@ class PPOConfig:
     labels new comparisons of the policy's and the SFT model's samples
     (``RewardConfig.round_prompts`` prompts), a new reward model is trained from the SFT backbone on
     all pairs so far, and PPO goes on from the policy for ``round_steps`` more iterations (fresh
-    value head and optimiser; the reference stays the SFT model). 1: one reward model, one run."""
+    value head and optimiser; the reference stays the SFT model). 1: one reward model, one run.
+    ``pipeline`` runs the rounds; a :class:`PPOTrainer` is always one round."""
     round_steps: int = 60
     """PPO iterations of each round after the first."""
 
