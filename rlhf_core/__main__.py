@@ -209,7 +209,7 @@ def _override(overrides: dict, stage: str, field: str, value, flag: str = "", ok
 def _pipeline(args) -> int:
     from tqdm import tqdm
 
-    from .pipeline import STAGES, run_pipeline
+    from .pipeline import HEADLINE, STAGES, run_pipeline
     from .world import INTENTS
 
     device = _setup(args)
@@ -285,12 +285,7 @@ def _pipeline(args) -> int:
     for name in ("base", "sft", "ppo", "dpo"):
         ev = metrics.get(name, {}).get("eval")
         if ev:
-            summary[name] = {
-                k: round(ev[k], 3)
-                for k in ("gold_score", "eos_rate", "refusal_rate_harmful", "overrefusal_rate_benign", "distinct_2")
-                + ("win_rate_vs_sft", "kl_to_reference")
-                if k in ev
-            }
+            summary[name] = {k: round(ev[k], 3) for k in HEADLINE + ("win_rate_vs_sft", "kl_to_reference") if k in ev}
     if "reward" in metrics:
         summary["reward"] = {"pair_accuracy": round(metrics["reward"]["pair_accuracy"], 3)}
     print(json.dumps(summary))

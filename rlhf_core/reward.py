@@ -172,15 +172,10 @@ def sample_preference_pairs(
     requests of other intents (extra pairs, source "demonstration"; the sampled pairs stay the same)."""
     rng = random.Random(seed)
     demo_rng = random.Random(seed + 1_000_003)  # its own stream: the sampled pairs do not move
-    generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
     cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
     pairs: list[PreferencePair] = []
     flat = [p for p in prompts for _ in range(samples_per_prompt)]
-    texts: list[str] = []
-    for start in range(0, len(flat), batch_size):
-        texts += generate(policy, tokenizer, [p.text for p in flat[start : start + batch_size]], cfg, generator).texts
-        if on_progress:
-            on_progress(min(len(flat), start + batch_size) / len(flat))
+    texts = _sample_texts(policy, tokenizer, [p.text for p in flat], cfg, seed, batch_size, on_progress)
     # Refusals the policy wrote for harmful requests: the look-alikes' contrast (refusal_contrast).
     refusals = [t for i, t in enumerate(texts) if flat[i].intent == "harmful" and is_refusal(t)]
     # Prompt indices by intent: where the off-topic comparisons and the demonstrations' rivals
@@ -273,15 +268,19 @@ def sample_comparisons(
     rng = random.Random(seed)
     cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
     flat = [p.text for p in prompts for _ in range(samples_per_policy)]
-    per_policy: list[list[str]] = []  # per policy, len(prompts) * samples_per_policy texts
-    for k, policy in enumerate(policies):
-        generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed + k)
-        texts: list[str] = []
-        for start in range(0, len(flat), batch_size):
-            texts += generate(policy, tokenizer, flat[start : start + batch_size], cfg, generator).texts
-            if on_progress:
-                on_progress((k * len(flat) + min(len(flat), start + batch_size)) / (len(policies) * len(flat)))
-        per_policy.append(texts)
+    # per policy, len(prompts) * samples_per_policy texts; progress runs over all policies
+    per_policy = [
+        _sample_texts(
+            policy,
+            tokenizer,
+            flat,
+            cfg,
+            seed + k,
+            batch_size,
+            (lambda f, k=k: on_progress((k + f) / len(policies))) if on_progress else None,
+        )
+        for k, policy in enumerate(policies)
+    ]
     pairs: list[PreferencePair] = []
     annotate = dict(rng=rng, noise=noise, length_bias=length_bias, source=source)
     for i, prompt in enumerate(prompts):
@@ -289,6 +288,20 @@ def sample_comparisons(
         group = list(dict.fromkeys(t for texts in per_policy for t in texts[own]))  # distinct, policy by policy
         pairs += _all_comparisons(prompt, [(judge(prompt, t).total, t) for t in group], **annotate)
     return pairs
+
+
+def _sample_texts(
+    policy, tokenizer, prompt_texts: list[str], cfg: SamplingConfig, seed: int, batch_size: int, on_progress
+) -> list[str]:
+    """One response of ``policy`` per prompt text, generated ``batch_size`` at a time from a generator
+    seeded with ``seed``; ``on_progress`` (if any) gets the fraction done after each batch."""
+    generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
+    texts: list[str] = []
+    for start in range(0, len(prompt_texts), batch_size):
+        texts += generate(policy, tokenizer, prompt_texts[start : start + batch_size], cfg, generator).texts
+        if on_progress:
+            on_progress(min(len(prompt_texts), start + batch_size) / len(prompt_texts))
+    return texts
 
 
 def _all_comparisons(prompt, scored: list[tuple[float, str]], **annotate) -> list[PreferencePair]:
