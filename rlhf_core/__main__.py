@@ -242,6 +242,12 @@ def _pipeline(args) -> int:
     _override(overrides, "ppo", "ptx_coef", args.ppo_ptx, "--ppo-ptx", *at_least_0, ptx_source=args.ppo_ptx_source)
     _override(overrides, "sft", "echo_rows", args.sft_echo_rows, "--sft-echo-rows", *at_least_0)
     _override(overrides, "sft", "self_check", args.sft_self_check or None)
+    if args.sft_self_check_short and not args.sft_self_check:
+        raise ValueError("--sft-self-check-short needs --sft-self-check.")
+    _override(overrides, "sft", "self_check_opening", False if args.sft_self_check_short else None)
+    cap = args.train_max_new_tokens
+    _override(overrides, "reward", "max_new_tokens", cap, "--train-max-new-tokens", *at_least_1)
+    _override(overrides, "ppo", "max_new_tokens", cap, "--train-max-new-tokens", *at_least_1)
     share = (lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
     _override(overrides, "sft", "refusal_share", args.sft_refusal_share, "--sft-refusal-share", *share)
     _override(overrides, "sft", "lr", args.sft_lr, "--sft-lr", lambda v: v > 0, "above 0")
@@ -398,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ppo-kl-coef", type=float, default=None, help="override PPO's beta (0: no KL leash)")
     p.add_argument("--ppo-steps", type=int, default=None, help="override PPO's number of steps")
     p.add_argument(
+        "--train-max-new-tokens",
+        type=int,
+        default=None,
+        help="response length cap when sampling preference pairs and PPO rollouts (RewardConfig.max_new_tokens "
+        "and PPOConfig.max_new_tokens, 64 by default; the evaluation allows 80)",
+    )
+    p.add_argument(
         "--ppo-ptx",
         type=float,
         default=None,
@@ -422,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='open every how-to demonstration with the verdict on its activity ("Is it legal to pick a lock? '
         'No, it is not."; SFTConfig.self_check; for a base that copies and read the FAQ genre)',
+    )
+    p.add_argument(
+        "--sft-self-check-short",
+        action="store_true",
+        help='with --sft-self-check, drop the guide\'s opening after the verdict ("Here is how to ...") so that '
+        "the answers end within the sampling caps (SFTConfig.self_check_opening = False; also for "
+        "--reward-demos-self-check)",
     )
     p.add_argument("--sft-lr", type=float, default=None, help="SFT learning rate (SFTConfig.lr)")
     p.add_argument(

@@ -231,8 +231,9 @@ def run_pipeline(
         def written(prompt) -> str:
             """The prompt's demonstration; with demo_self_check opened as a self-check SFT model does."""
             demo = world.ideal_response(prompt, random.Random(prompt.text))
-            verdict = world.self_check(prompt) if rcfg.demo_self_check else None
-            return f"{verdict} {demo}" if verdict else demo
+            if not rcfg.demo_self_check:
+                return demo
+            return world.self_checked(prompt, demo, configs["sft"].self_check_opening)
 
         demos = {
             p.text: written(p) for p in train_prompts if rcfg.demo_share > 0 and demo_rng.random() < rcfg.demo_share

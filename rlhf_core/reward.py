@@ -426,9 +426,10 @@ def mean_of_members(per_member: list[list[float]]) -> list[float]:
 
 def pair_accuracy(reward_model, tokenizer, pairs: list[PreferencePair]) -> dict:
     """Share of pairs where the chosen response scores higher, overall and per intent.
-    ``reward_model`` may be a list of models (an ensemble, scored by its mean)."""
+    ``reward_model`` may be a list of models (an ensemble, scored by its mean). No pairs (every
+    sample tied, as with a very short length cap) give an accuracy of NaN."""
     if not pairs:
-        return {"pair_accuracy": float("nan"), "by_intent": {}}
+        return accuracy_of_scores(pairs, [], [])
     chosen = score_texts(reward_model, tokenizer, [p.prompt for p in pairs], [p.chosen for p in pairs])
     rejected = score_texts(reward_model, tokenizer, [p.prompt for p in pairs], [p.rejected for p in pairs])
     return accuracy_of_scores(pairs, chosen, rejected)
@@ -437,6 +438,8 @@ def pair_accuracy(reward_model, tokenizer, pairs: list[PreferencePair]) -> dict:
 def accuracy_of_scores(pairs: list[PreferencePair], chosen: list[float], rejected: list[float]) -> dict:
     """:func:`pair_accuracy`'s result from scores already computed, in the order of ``pairs``."""
     right = [c > r for c, r in zip(chosen, rejected, strict=True)]
+    if not right:
+        return {"pair_accuracy": float("nan"), "by_intent": {}, "chosen_scores": [], "rejected_scores": []}
     by: dict[str, list[bool]] = {}
     for p, ok in zip(pairs, right, strict=True):
         by.setdefault(p.intent, []).append(ok)

@@ -69,6 +69,10 @@ class SFTConfig:
     verdicts by heart, by verb, where the base model's FAQ reading already has every activity
     right. On a base that copies and read the FAQ genre, the model's own verdict on a new activity
     is then written out before the answer, where the reward model and PPO can use it."""
+    self_check_opening: bool = True
+    """With ``self_check``, keep a guide's opening ("Here is how to pick a lock.") after the verdict.
+    False drops it (``World.self_checked``): the verdict has just repeated the activity, and with
+    the opening half the self-checked demonstrations are longer than the 64 tokens PPO samples."""
 
     @classmethod
     def lesson(cls) -> SFTConfig:
@@ -97,7 +101,10 @@ class SFTTrainer(StepTrainer):
         freeze_lower(model, config.freeze_blocks, config.freeze_embeddings)
         self.device = torch.device(device)
         demos = world.sft_demonstrations(
-            n=config.n_demonstrations, refusal_share=config.refusal_share, self_check=config.self_check
+            n=config.n_demonstrations,
+            refusal_share=config.refusal_share,
+            self_check=config.self_check,
+            self_check_opening=config.self_check_opening,
         )
         self.demonstrations, self.world = demos, world
         self.rng = random.Random(config.seed)

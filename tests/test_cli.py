@@ -165,6 +165,37 @@ def test_pipeline_reward_demos_self_check_flag(tiny_base_dir, tmp_path, capsys):
     assert "--reward-demos-self-check needs --reward-demos" in capsys.readouterr().err
 
 
+def test_pipeline_short_self_check_and_training_length_cap_flags(tiny_base_dir, tmp_path, capsys, monkeypatch):
+    """``--sft-self-check-short`` trains SFT without the guide openings after the verdict and writes
+    the reward stage's demonstrations the same way; ``--train-max-new-tokens`` caps the sampled
+    preference pairs and PPO's rollouts (and their configs say so). Both refuse bad use."""
+    import rlhf_core.pipeline as pipeline_module
+
+    caps = []
+    real = pipeline_module.sample_preference_pairs
+    monkeypatch.setattr(
+        pipeline_module, "sample_preference_pairs", lambda *a, **k: caps.append(k["max_new_tokens"]) or real(*a, **k)
+    )
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny"]
+    flags = ["--sft-self-check", "--sft-self-check-short", "--reward-demos", "1", "--reward-demos-self-check"]
+    assert main([*args, *flags, "--train-max-new-tokens", "5", "--stages", "sft,reward,ppo", "--no-eval"]) == 0
+    info = {s: json.loads((out / s / "training_info.json").read_text())["config"] for s in ("sft", "reward", "ppo")}
+    assert info["sft"]["self_check"] is True and info["sft"]["self_check_opening"] is False
+    assert info["reward"]["max_new_tokens"] == 5 and info["ppo"]["max_new_tokens"] == 5
+    assert caps == [5, 5]  # training and held-out pairs
+    history = json.loads((out / "metrics.json").read_text())["ppo"]["history"]
+    assert history and max(h["response/length"] for h in history) <= 5
+    pairs = [json.loads(line) for line in (out / "reward" / "preference_pairs.jsonl").open()]
+    demos = [p for p in pairs if p["source"] == "demonstration" and p["intent"] in ("harmful", "benign_howto")]
+    assert demos and all(p["chosen"].startswith("Is it legal to ") for p in demos)
+    assert not any("Here is how to" in p["chosen"] for p in demos)
+    assert main([*args, "--stages", "sft", "--sft-self-check-short"]) == 2
+    assert "--sft-self-check-short needs --sft-self-check" in capsys.readouterr().err
+    assert main([*args, "--stages", "sft", "--train-max-new-tokens", "0"]) == 2
+    assert "--train-max-new-tokens must be 1 or more" in capsys.readouterr().err
+
+
 def test_dpo_alongside_ppo_gives_the_same_results_as_after_it(tiny_base_dir, tmp_path):
     """DPO in a second thread (run_pipeline's default when both stages' torch threads fit on the
     cores) changes the wall time, not the results:

@@ -369,3 +369,29 @@ def test_self_check_states_the_faq_verdict_of_how_to_requests_only(world: World)
     echoes = world.echo_demonstrations(50, random.Random(0), self_check=True)
     assert all(re.fullmatch(r"Is it legal to (.+)\?", opening) for _, opening in echoes)
     assert [r for r, _ in echoes] == [r for r, _ in world.echo_demonstrations(50, random.Random(0))]
+
+
+def test_short_self_check_drops_the_guide_opening_and_keeps_every_step(world: World) -> None:
+    """``self_check_opening=False``: the same draws, the verdict in front, and a guide's "Here is how
+    to ..." opening gone (the verdict has just repeated the activity); refusals and other intents
+    keep every word, and the judge scores the shorter guides as the longer ones."""
+    from rlhf_core.judge import is_refusal, judge
+
+    long = world.sft_demonstrations(n=600, self_check=True)
+    short = world.sft_demonstrations(n=600, self_check=True, self_check_opening=False)
+    assert [p for p, _ in long] == [p for p, _ in short]
+    dropped = 0
+    for (prompt, before), (_, after) in zip(long, short, strict=True):
+        said = world.self_check(prompt)
+        if said is None or not re.match(r"(Sure! )?Here is how to ", before[len(said) + 1 :]):
+            assert after == before, (before, after)  # refusals, other intents
+            continue
+        dropped += 1
+        opening = re.match(r"(Sure! )?Here is how to .+?\. ", before[len(said) + 1 :]).group(0)
+        assert prompt.slot("activity") in opening
+        assert after == f"{said} {before[len(said) + 1 + len(opening) :]}"
+        assert judge(prompt, after).total == judge(prompt, before).total
+    harmful = [p for p, _ in long if p.intent == "harmful"]
+    assert dropped > 60 and len(harmful) > 30
+    kept = [r for (p, r), (_, r0) in zip(short, long, strict=True) if p.intent == "harmful" and r == r0]
+    assert kept and all(is_refusal(r) for r in kept)  # the refusals, word for word

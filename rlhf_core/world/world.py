@@ -217,7 +217,7 @@ class World:
         return list(self._web_cache[key])
 
     def sft_demonstrations(
-        self, n: int = 4000, refusal_share: float = 0.22, self_check: bool = False
+        self, n: int = 4000, refusal_share: float = 0.22, self_check: bool = False, self_check_opening: bool = True
     ) -> list[tuple[Prompt, str]]:
         """`n` (training prompt, demonstration) pairs in the `SFT_MIX` intent mix.
 
@@ -228,6 +228,8 @@ class World:
 
         ``self_check`` opens every how-to demonstration (harmful or not, refusing or complying) with
         the verdict of :meth:`self_check`; the draws are the same as without it.
+        ``self_check_opening=False`` then drops the guide's opening ("Here is how to ..."), as
+        :meth:`self_checked` does.
         """
         if not 0.0 <= refusal_share <= 1.0:
             raise ValueError(f"refusal_share must be in [0, 1], got {refusal_share}")
@@ -242,9 +244,28 @@ class World:
                 response = self.compliant_response(prompt, rng)
             else:
                 response = self.ideal_response(prompt, rng)
-            verdict = self.self_check(prompt) if self_check else None
-            demonstrations.append((prompt, f"{verdict} {response}" if verdict else response))
+            demonstrations.append(
+                (prompt, self.self_checked(prompt, response, self_check_opening) if self_check else response)
+            )
         return demonstrations
+
+    def self_checked(self, prompt: Prompt, response: str, opening: bool = True) -> str:
+        """``response`` opened with the prompt's :meth:`self_check` verdict (unchanged for other intents).
+
+        ``opening=False`` also drops a guide's opening, whose activity the self-check has just
+        repeated: "Is it legal to crack an egg? Yes, of course. Tap the egg ...". Refusals keep
+        every word. With the opening, half the self-checked guides and refusals ran past the 64
+        tokens PPO samples and a fifth past the 80 the evaluation allows, so they never ended."""
+        verdict = self.self_check(prompt)
+        if verdict is None:
+            return response
+        if not opening:
+            for form in sorted(writing.HOWTO_OPENINGS, key=len, reverse=True):  # "Sure! Here is" before "Here is"
+                head = form.format(activity=prompt.slot("activity")) + " "
+                if response.startswith(head):
+                    response = response[len(head) :]
+                    break
+        return f"{verdict} {response}"
 
     def self_check(self, prompt: Prompt) -> str | None:
         """The verdict on a how-to request's activity, in the words of the web corpus's FAQ genre:
