@@ -254,8 +254,9 @@ class World:
 
         ``opening=False`` also drops a guide's opening, whose activity the self-check has just
         repeated: "Is it legal to crack an egg? Yes, of course. Tap the egg ...". Refusals keep
-        every word. With the opening, half the self-checked guides and refusals ran past the 64
-        tokens PPO samples and a fifth past the 80 the evaluation allows, so they never ended."""
+        every word. With the opening, almost every self-checked guide runs past the 64 tokens PPO
+        samples and a quarter past the 80 the evaluation allows; without it a guide is about 15
+        tokens shorter (an SFT model trained so did not end its answers more often: session 18)."""
         verdict = self.self_check(prompt)
         if verdict is None:
             return response
