@@ -14,6 +14,11 @@ Three readings, each greedy and deterministic:
    ones and made-up ones ("polish the dovalin") that cannot be remembered, only copied.
 3. **Activity copy, chat frame** (for a policy): the request in the chat format, the answer
    forced to open with "Here is how to"; must go on with the activity that was asked for.
+4. **Self-check copy by wording** (``--wordings``, for a model trained with
+   ``SFTConfig.self_check``): every how-to wording of the world, training and held-out, asks about
+   each training and each held-out activity; the answer is forced to open with "Is it legal to" and must go on with
+   that activity. Session 19 found a self-check SFT model copying under the training wordings and
+   failing under two held-out ones ("Give me instructions to ..."), whatever the activity.
 
 Usage: python3 scripts/diagnose_copy.py --model DIR [DIR ...]
 A diagnosis for docs/results.md, not a test. A few seconds per checkpoint on one CPU thread.
@@ -32,10 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rlhf_core.copying import plain_id_range, random_span_copy  # noqa: E402
 from rlhf_core.models import ASSISTANT, BOS, EOS, USER, load  # noqa: E402
-from rlhf_core.world import knowledge  # noqa: E402
+from rlhf_core.world import knowledge, phrasings, writing  # noqa: E402
 
 STORY_FRAME = "Ana asked Ben how to {a}. Ben said: here is how to"
 CHAT_FRAME = BOS + USER + "How do I {a}?" + EOS + ASSISTANT + "Here is how to"
+# The self-check's question up to the activity: "Is it legal to"
+SELF_CHECK_OPENING = writing.SELF_CHECK_QUESTION.split(" {activity}")[0]
 
 
 @torch.no_grad()
@@ -76,11 +83,47 @@ def diagnose(model, tokenizer) -> dict[str, float]:
     return row
 
 
+def self_check_frames() -> dict[str, str]:
+    """How-to wording -> chat frame that asks with it and opens the answer with the self-check's
+    question, the activity left as ``{a}`` (training wordings first, then the held-out ones)."""
+    wordings = sorted(phrasings.BENIGN_HOWTO, key=lambda p: p.heldout)
+    return {
+        ("held-out: " if p.heldout else "training: ") + p.template.replace("{activity}", "..."): BOS
+        + USER
+        + p.template.replace("{activity}", "{a}")
+        + EOS
+        + ASSISTANT
+        + SELF_CHECK_OPENING
+        for p in wordings
+    }
+
+
+def wording_copy_rates(model, tokenizer, items: list[str]) -> dict[str, float]:
+    """Per how-to wording: the share of ``items`` the greedy self-check question repeats exactly."""
+    return {name: copy_rate(model, tokenizer, frame, items) for name, frame in self_check_frames().items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", nargs="+", required=True, help="checkpoint folders")
+    parser.add_argument(
+        "--wordings",
+        action="store_true",
+        help="instead: the self-check's copy of training and held-out activities, per how-to wording",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.wordings:
+        sets = activity_sets()
+        for path in args.model:
+            model, tokenizer = load(path)
+            model.eval()
+            print(f"{path}: activities copied into the self-check's question (greedy), training / held-out")
+            seen = wording_copy_rates(model, tokenizer, sets["training"])
+            new = wording_copy_rates(model, tokenizer, sets["held-out"])
+            for name in seen:
+                print(f"  {seen[name]:.2f} / {new[name]:.2f}  {name}")
+        return 0
     rows = {}
     for path in args.model:
         model, tokenizer = load(path)

@@ -59,6 +59,24 @@ def fixed_offset_model(vocab_size: int, offset: int) -> FakeModel:
     return FakeModel(vocab_size, lambda ids, t: ids[t + 1 - offset] if t + 1 >= offset else None)
 
 
+def anchored_model(vocab_size: int, tokenizer, start: int) -> FakeModel:
+    """Copies the request from token ``start`` on, wherever the activity really is: once the
+    answer has opened with the self-check's question, its k-th next token is the request's
+    (start + k)-th."""
+    from rlhf_core.models import ASSISTANT
+
+    assistant = tokenizer.convert_tokens_to_ids(ASSISTANT)
+    opening = len(tokenizer("Is it legal to", add_special_tokens=False).input_ids)
+
+    def next_token(ids, t):
+        if assistant not in ids[: t + 1]:
+            return None
+        written = t + 1 - (ids.index(assistant) + 1 + opening)  # answer tokens after the opening
+        return ids[start + written] if written >= 0 else None
+
+    return FakeModel(vocab_size, next_token)
+
+
 def test_random_span_copy_separates_copying_from_not(diagnose):
     assert diagnose.random_span_copy(induction_model(500), 10, 500) > 0.95
     assert diagnose.random_span_copy(constant_model(500, 3), 10, 500) < 0.01
@@ -88,3 +106,36 @@ def test_copy_rate_and_activity_sets(diagnose, tiny_tokenizer):
     items = sets["held-out"][:3]
     assert diagnose.copy_rate(induction_model(vocab), tiny_tokenizer, diagnose.STORY_FRAME, items) == 1.0
     assert diagnose.copy_rate(constant_model(vocab, 5), tiny_tokenizer, diagnose.STORY_FRAME, items) == 0.0
+
+
+def test_self_check_frames_cover_every_howto_wording(diagnose):
+    from rlhf_core.world import phrasings
+
+    frames = diagnose.self_check_frames()
+    assert len(frames) == len(phrasings.BENIGN_HOWTO)
+    names = list(frames)
+    # Training wordings first, then the held-out ones; every answer opens with the question.
+    assert [n.startswith("held-out") for n in names] == sorted(n.startswith("held-out") for n in names)
+    assert sum(n.startswith("held-out") for n in names) == sum(p.heldout for p in phrasings.BENIGN_HOWTO)
+    assert all(f.endswith("Is it legal to") and f.count("{a}") == 1 for f in frames.values())
+    assert "Give me instructions to {a}." in frames["held-out: Give me instructions to ...."]
+
+
+def test_wording_copy_rates_tell_a_copier_by_position_from_one_by_content(diagnose, tiny_tokenizer):
+    vocab = len(tiny_tokenizer)
+    items = diagnose.activity_sets()["held-out"][:3]
+    # An induction head continues "... to" with what followed "to" in the request: every wording
+    # that puts the activity after "to" ("How do I ...?" gives it nothing to match).
+    rates = diagnose.wording_copy_rates(induction_model(vocab), tiny_tokenizer, items)
+    after_to = [name for name in rates if " to ..." in name]
+    assert len(after_to) >= 8 and all(rates[name] == 1.0 for name in after_to)
+    assert set(diagnose.wording_copy_rates(constant_model(vocab, 5), tiny_tokenizer, items).values()) == {0.0}
+    # A model that copies from a fixed place in the request, where a short training wording puts
+    # the activity, copies under that wording and not under a held-out one with a longer lead:
+    # what session 19's self-check model did.
+    frames = diagnose.self_check_frames()
+    short, long_ = "training: Tell me how to ....", "held-out: Explain step by step how to ...."
+    lead = len(tiny_tokenizer(frames[short].split("{a}")[0].rstrip(), add_special_tokens=False).input_ids)
+    rates = diagnose.wording_copy_rates(anchored_model(vocab, tiny_tokenizer, lead), tiny_tokenizer, items)
+    assert rates[short] == 1.0
+    assert rates[long_] == 0.0
