@@ -239,6 +239,12 @@ def _pipeline(args) -> int:
     at_least_0, at_least_1 = (lambda v: v >= 0, "0 or more"), (lambda v: v >= 1, "1 or more")
     _override(overrides, "ppo", "kl_coef", args.ppo_kl_coef)
     _override(overrides, "ppo", "steps", args.ppo_steps)
+    # An adaptive KL coefficient starts at --ppo-kl-coef (or the preset's) and tracks the target.
+    above_0 = (lambda v: v > 0, "above 0")
+    _override(overrides, "ppo", "kl_target", args.ppo_kl_target, "--ppo-kl-target", *above_0, adaptive_kl=True)
+    if args.ppo_kl_horizon is not None and args.ppo_kl_target is None:
+        raise ValueError("--ppo-kl-horizon needs --ppo-kl-target.")
+    _override(overrides, "ppo", "kl_horizon", args.ppo_kl_horizon, "--ppo-kl-horizon", *above_0)
     _override(overrides, "ppo", "ptx_coef", args.ppo_ptx, "--ppo-ptx", *at_least_0, ptx_source=args.ppo_ptx_source)
     _override(overrides, "sft", "echo_rows", args.sft_echo_rows, "--sft-echo-rows", *at_least_0)
     _override(overrides, "sft", "self_check", args.sft_self_check or None)
@@ -403,6 +409,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ppo-kl-coef", type=float, default=None, help="override PPO's beta (0: no KL leash)")
     p.add_argument("--ppo-steps", type=int, default=None, help="override PPO's number of steps")
+    p.add_argument(
+        "--ppo-kl-target",
+        type=float,
+        default=None,
+        help="adapt PPO's beta so the KL to the reference tracks this many nats per response "
+        "(PPOConfig.adaptive_kl, kl_target; Ziegler et al. 2019)",
+    )
+    p.add_argument(
+        "--ppo-kl-horizon",
+        type=float,
+        default=None,
+        help="with --ppo-kl-target: samples the controller takes to close the gap (PPOConfig.kl_horizon)",
+    )
     p.add_argument(
         "--train-max-new-tokens",
         type=int,

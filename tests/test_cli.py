@@ -261,6 +261,24 @@ def test_pipeline_ppo_ptx_flags(tiny_base_dir, tmp_path, capsys):
     assert "--ppo-ptx must be 0 or more" in capsys.readouterr().err
 
 
+def test_pipeline_adaptive_kl_flags(tiny_base_dir, tmp_path, capsys):
+    """``--ppo-kl-target T --ppo-kl-horizon H`` turn on the adaptive KL controller (recorded with the
+    checkpoint), its coefficient moves from ``--ppo-kl-coef`` between steps, and bad values are clear
+    errors."""
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny", "--no-eval"]
+    kl_flags = ["--ppo-kl-coef", "0.3", "--ppo-kl-target", "2.5", "--ppo-kl-horizon", "50"]
+    assert main([*args, "--stages", "sft,reward,ppo", *kl_flags]) == 0
+    config = json.loads((out / "ppo" / "training_info.json").read_text())["config"]
+    assert (config["adaptive_kl"], config["kl_target"], config["kl_horizon"]) == (True, 2.5, 50)
+    coefs = [h["objective/kl_coef"] for h in json.loads((out / "metrics.json").read_text())["ppo"]["history"]]
+    assert coefs[0] == 0.3 and len(set(coefs)) == len(coefs)
+    assert main([*args, "--stages", "ppo", "--ppo-kl-target", "0"]) == 2
+    assert "--ppo-kl-target must be above 0" in capsys.readouterr().err
+    assert main([*args, "--stages", "ppo", "--ppo-kl-horizon", "100"]) == 2
+    assert "--ppo-kl-horizon needs --ppo-kl-target" in capsys.readouterr().err
+
+
 def test_pipeline_freeze_and_ptx_skip_flags(tiny_base_dir, tmp_path, capsys):
     """``--sft-freeze-blocks``, ``--sft-lr``, ``--sft-replay-faq-weight``, ``--ppo-freeze-blocks``,
     ``--ppo-freeze-embeddings`` and ``--ppo-ptx-skip`` reach the configs recorded with the
