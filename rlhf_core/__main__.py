@@ -237,10 +237,10 @@ def _pipeline(args) -> int:
         raise ValueError(f"Unknown stage(s) {sorted(unknown)}: choose from {', '.join(STAGES)}.")
     overrides: dict[str, dict] = {}
     at_least_0, at_least_1 = (lambda v: v >= 0, "0 or more"), (lambda v: v >= 1, "1 or more")
+    above_0 = (lambda v: v > 0, "above 0")
     _override(overrides, "ppo", "kl_coef", args.ppo_kl_coef)
     _override(overrides, "ppo", "steps", args.ppo_steps)
     # An adaptive KL coefficient starts at --ppo-kl-coef (or the preset's) and tracks the target.
-    above_0 = (lambda v: v > 0, "above 0")
     _override(overrides, "ppo", "kl_target", args.ppo_kl_target, "--ppo-kl-target", *above_0, adaptive_kl=True)
     if args.ppo_kl_horizon is not None and args.ppo_kl_target is None:
         raise ValueError("--ppo-kl-horizon needs --ppo-kl-target.")
@@ -256,7 +256,7 @@ def _pipeline(args) -> int:
     _override(overrides, "ppo", "max_new_tokens", cap, "--train-max-new-tokens", *at_least_1)
     share = (lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
     _override(overrides, "sft", "refusal_share", args.sft_refusal_share, "--sft-refusal-share", *share)
-    _override(overrides, "sft", "lr", args.sft_lr, "--sft-lr", lambda v: v > 0, "above 0")
+    _override(overrides, "sft", "lr", args.sft_lr, "--sft-lr", *above_0)
     weight = args.sft_replay_faq_weight
     _override(overrides, "sft", "replay_faq_weight", weight, "--sft-replay-faq-weight", *at_least_0)
     _override(overrides, "sft", "freeze_blocks", args.sft_freeze_blocks, "--sft-freeze-blocks", *at_least_0)

@@ -59,14 +59,14 @@ def fixed_offset_model(vocab_size: int, offset: int) -> FakeModel:
     return FakeModel(vocab_size, lambda ids, t: ids[t + 1 - offset] if t + 1 >= offset else None)
 
 
-def anchored_model(vocab_size: int, tokenizer, start: int) -> FakeModel:
+def anchored_model(vocab_size: int, tokenizer, start: int, opening_text: str) -> FakeModel:
     """Copies the request from token ``start`` on, wherever the activity really is: once the
-    answer has opened with the self-check's question, its k-th next token is the request's
-    (start + k)-th."""
+    answer has opened with ``opening_text`` (the self-check's question), its k-th next token is
+    the request's (start + k)-th."""
     from rlhf_core.models import ASSISTANT
 
     assistant = tokenizer.convert_tokens_to_ids(ASSISTANT)
-    opening = len(tokenizer("Is it legal to", add_special_tokens=False).input_ids)
+    opening = len(tokenizer(opening_text, add_special_tokens=False).input_ids)
 
     def next_token(ids, t):
         if assistant not in ids[: t + 1]:
@@ -132,10 +132,12 @@ def test_wording_copy_rates_tell_a_copier_by_position_from_one_by_content(diagno
     assert set(diagnose.wording_copy_rates(constant_model(vocab, 5), tiny_tokenizer, items).values()) == {0.0}
     # A model that copies from a fixed place in the request, where a short training wording puts
     # the activity, copies under that wording and not under a held-out one with a longer lead:
-    # what session 19's self-check model did.
+    # a failure of the kind session 19's self-check model showed.
     frames = diagnose.self_check_frames()
     short, long_ = "training: Tell me how to ....", "held-out: Explain step by step how to ...."
     lead = len(tiny_tokenizer(frames[short].split("{a}")[0].rstrip(), add_special_tokens=False).input_ids)
-    rates = diagnose.wording_copy_rates(anchored_model(vocab, tiny_tokenizer, lead), tiny_tokenizer, items)
+    rates = diagnose.wording_copy_rates(
+        anchored_model(vocab, tiny_tokenizer, lead, diagnose.SELF_CHECK_OPENING), tiny_tokenizer, items
+    )
     assert rates[short] == 1.0
     assert rates[long_] == 0.0
