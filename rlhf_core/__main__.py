@@ -245,8 +245,11 @@ def _pipeline(args) -> int:
     if args.ppo_kl_horizon is not None and args.ppo_kl_target is None:
         raise ValueError("--ppo-kl-horizon needs --ppo-kl-target.")
     _override(overrides, "ppo", "kl_horizon", args.ppo_kl_horizon, "--ppo-kl-horizon", *above_0)
+    _override(overrides, "ppo", "kl_budget", args.ppo_kl_budget, "--ppo-kl-budget", *above_0)
     _override(overrides, "ppo", "ptx_coef", args.ppo_ptx, "--ppo-ptx", *at_least_0, ptx_source=args.ppo_ptx_source)
     _override(overrides, "sft", "echo_rows", args.sft_echo_rows, "--sft-echo-rows", *at_least_0)
+    share = (lambda v: 0 <= v <= 1, "between 0 and 1")
+    _override(overrides, "sft", "echo_frames", args.sft_echo_frames, "--sft-echo-frames", *share)
     _override(overrides, "sft", "self_check", args.sft_self_check or None)
     if args.sft_self_check_short and not args.sft_self_check:
         raise ValueError("--sft-self-check-short needs --sft-self-check.")
@@ -423,6 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --ppo-kl-target: samples the controller takes to close the gap (PPOConfig.kl_horizon)",
     )
     p.add_argument(
+        "--ppo-kl-budget",
+        type=float,
+        default=None,
+        help="stop PPO before --ppo-steps once its mean KL to the SFT model over the last 10 steps reaches "
+        "this many nats per response (PPOConfig.kl_budget; metrics.json says when)",
+    )
+    p.add_argument(
         "--train-max-new-tokens",
         type=int,
         default=None,
@@ -448,6 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="made-up how-to requests per SFT batch, answered by the opening that repeats the activity "
         "(SFTConfig.echo_rows; for a base that copies: pretrain --copying)",
+    )
+    p.add_argument(
+        "--sft-echo-frames",
+        type=float,
+        default=None,
+        help="share of the echo rows asked in a made-up frame instead of a training how-to wording "
+        '("Note cheerful how to ..."; SFTConfig.echo_frames)',
     )
     p.add_argument(
         "--sft-self-check",

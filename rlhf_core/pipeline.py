@@ -323,7 +323,7 @@ def run_pipeline(
             pcfg, policy, sft_model, [m.eval() for m in members], tok, world.train_prompts(), ptx_data=rehearse
         )
         history = run(trainer, progress("ppo", configs["ppo"].steps))
-        samples, rounds = list(trainer.samples), []
+        samples, rounds, stopped_early = list(trainer.samples), [], trainer.stopped_early
         # Iterated RLHF (PPOConfig.rounds): label the policy's samples, retrain the reward model, go on.
         round_pairs = list(pairs)  # a new list: DPO (maybe running alongside) keeps the first pairs
         for r in range(2, pcfg.rounds + 1):
@@ -370,6 +370,7 @@ def run_pipeline(
                     "first_step": first_step,
                     "new_pairs": len(new_pairs),
                     "reward_steps": steps,
+                    "stopped_early": trainer.stopped_early,
                     **({"policy_before": _summary(before)} if before else {}),
                     **{k: v for k, v in accuracy.items() if k not in ("chosen_scores", "rejected_scores")},
                     "seconds": time.time() - t_round,
@@ -379,6 +380,8 @@ def run_pipeline(
         with lock:
             timings["ppo"] = time.time() - t
             metrics["ppo"] = {"history": history, "samples": samples, "reward_members": len(members)}
+            if stopped_early:  # PPOConfig.kl_budget ended the (first) run before its steps
+                metrics["ppo"]["stopped_early"] = stopped_early
             if rounds:
                 metrics["ppo"]["rounds"] = rounds
         do_eval("ppo", policy.eval(), tok, reference=sft_model)

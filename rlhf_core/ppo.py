@@ -28,7 +28,7 @@ implementation details of RLHF with PPO"):
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 import torch
@@ -80,6 +80,15 @@ class PPOConfig:
     """Target KL in nats per response for the adaptive controller."""
     kl_horizon: float = 2000.0
     """How many samples the adaptive controller takes to close the gap."""
+    kl_budget: float = 0.0
+    """Stop before ``steps`` once the mean ``objective/kl`` of the last ``kl_budget_window`` steps
+    reaches this many nats per response: the policy has gone as far from the SFT model as it may.
+    Past some KL an over-optimised policy's true (gold) reward falls while its learned reward still
+    rises (Gao et al. 2023, "Scaling laws for reward model overoptimization"); seeds get there after
+    different numbers of steps, so a budget stops by distance, not by a step count. Each round of
+    iterated RLHF checks it afresh. 0: off, run every step."""
+    kl_budget_window: int = 10
+    """Steps whose mean KL is held against ``kl_budget`` (one rollout's KL is noisy)."""
     temperature: float = 1.0
     """Sampling temperature; the policy's and reference's logits are divided by it too."""
     max_new_tokens: int = 64
@@ -316,6 +325,9 @@ class PPOTrainer(StepTrainer):
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.samples: list[dict] = []  # logged generations, newest last
         self.last_rollout: dict = {}
+        self.recent_kl: deque[float] = deque(maxlen=max(1, config.kl_budget_window))
+        self.stopped_early: str | None = None
+        """Why the run ended before ``steps`` (the KL budget), or None."""
 
     def _ptx_loss(self) -> torch.Tensor:
         """Next-token loss of the policy on ``ptx_rows`` random rows of the PPO-ptx data."""
@@ -330,7 +342,16 @@ class PPOTrainer(StepTrainer):
         return [self.model, self.value_head]
 
     def done(self) -> bool:
-        return self.step_count >= self.config.steps
+        if self.step_count >= self.config.steps:
+            return True
+        budget, recent = self.config.kl_budget, self.recent_kl
+        if budget > 0 and len(recent) == recent.maxlen and sum(recent) / len(recent) >= budget:
+            self.stopped_early = (
+                f"KL budget reached after step {self.step_count}: the mean KL of the last {len(recent)} steps, "
+                f"{sum(recent) / len(recent):.2f} nats, is at least {budget:g}."
+            )
+            return True
+        return False
 
     @torch.no_grad()
     def _scores(self, batch_prompts, gen) -> torch.Tensor:
@@ -427,6 +448,7 @@ class PPOTrainer(StepTrainer):
         seq_kl = kl.sum(1)  # (B,) nats per response
         mean_kl = float(seq_kl.mean())
         self.kl_controller.update(mean_kl, n)
+        self.recent_kl.append(mean_kl)
         metrics = {k: sum(v) / len(v) for k, v in stats.items()}
         metrics.update(
             {

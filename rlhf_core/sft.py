@@ -54,6 +54,11 @@ class SFTConfig:
     glomaglal."), loss on that opening alone. They teach the model to carry a new activity from
     the request into its answer, where its knowledge of that guide can take over; this needs a
     base that can copy at all (``PretrainConfig.copying``). 0: off."""
+    echo_frames: float = 0.0
+    """Share of the echo rows whose request is a made-up frame ("Note cheerful how to shoot the
+    glomaglal?", ``phrasings.made_up_frame``) instead of a training how-to wording: the copy is then
+    taught whatever words come before the activity, as a held-out wording ("Give me instructions
+    to ...") needs. The frames use no word of a held-out how-to wording. 0: training wordings only."""
 
     freeze_blocks: int = 0
     """Lower transformer blocks left as the base model had them (``training.freeze_lower``); 0
@@ -140,7 +145,9 @@ class SFTTrainer(StepTrainer):
         add_eos = [True] * len(idx)
         if self.config.echo_rows > 0:
             # The echo rows end without <|end|>: the opening is all they teach, not to stop there.
-            echoes = self.world.echo_demonstrations(self.config.echo_rows, self.rng, self.config.self_check)
+            echoes = self.world.echo_demonstrations(
+                self.config.echo_rows, self.rng, self.config.self_check, self.config.echo_frames
+            )
             prompts += [prompt for prompt, _ in echoes]
             responses += [opening for _, opening in echoes]
             add_eos += [False] * len(echoes)

@@ -125,6 +125,11 @@ def test_pipeline_sft_echo_rows_flag(tiny_base_dir, tmp_path, capsys):
     assert info["config"]["echo_rows"] == 2
     assert main([*args, "--sft-echo-rows", "-1"]) == 2
     assert "--sft-echo-rows must be 0 or more" in capsys.readouterr().err
+    assert main([*args, "--sft-echo-rows", "2", "--sft-echo-frames", "0.5", "--no-eval"]) == 0
+    info = json.loads((out / "sft" / "training_info.json").read_text())
+    assert info["config"]["echo_frames"] == 0.5
+    assert main([*args, "--sft-echo-frames", "1.5"]) == 2
+    assert "--sft-echo-frames must be between 0 and 1" in capsys.readouterr().err
 
 
 def test_pipeline_reward_demos_flags(tiny_base_dir, tmp_path, capsys):
@@ -277,6 +282,10 @@ def test_pipeline_adaptive_kl_flags(tiny_base_dir, tmp_path, capsys):
     assert "--ppo-kl-target must be above 0" in capsys.readouterr().err
     assert main([*args, "--stages", "ppo", "--ppo-kl-horizon", "100"]) == 2
     assert "--ppo-kl-horizon needs --ppo-kl-target" in capsys.readouterr().err
+    assert main([*args, "--stages", "ppo", "--ppo-kl-budget", "1.5"]) == 0
+    assert json.loads((out / "ppo" / "training_info.json").read_text())["config"]["kl_budget"] == 1.5
+    assert main([*args, "--stages", "ppo", "--ppo-kl-budget", "-1"]) == 2
+    assert "--ppo-kl-budget must be above 0" in capsys.readouterr().err
 
 
 def test_pipeline_freeze_and_ptx_skip_flags(tiny_base_dir, tmp_path, capsys):

@@ -68,6 +68,34 @@ def test_ppo_raises_eos_rate_against_an_eos_reward(tiny_sft, world):
     assert strip and all(isinstance(t, str) and isinstance(k, float) for t, k in strip)
 
 
+def test_kl_budget_stops_the_run_where_the_kl_first_reaches_it(tiny_sft, world):
+    """``kl_budget``: the run ends after the first step at which the mean KL of the last
+    ``kl_budget_window`` steps reaches the budget, and says why; without a budget every step runs.
+    (No KL penalty and a large learning rate, so that the policy drifts within a few steps.)"""
+    sft, tok = tiny_sft
+    base = dict(steps=12, batch_size=16, minibatch_size=8, max_new_tokens=16, lr=1e-3, kl_coef=0.0)
+
+    def history(**extra):
+        trainer = PPOTrainer(
+            PPOConfig(**base, **extra),
+            copy.deepcopy(sft),
+            sft,
+            None,
+            tok,
+            world.train_prompts(),
+            score_fn=eos_scorer(tok),
+        )
+        return [h["objective/kl"] for h in run(trainer)], trainer
+
+    kl, trainer = history()
+    assert len(kl) == 12 and trainer.stopped_early is None
+    kl, trainer = history(kl_budget=0.5, kl_budget_window=2)
+    windows = [(kl[i - 2] + kl[i - 1]) / 2 for i in range(2, len(kl) + 1)]  # mean of the 2 steps up to i
+    assert len(kl) < 12, kl  # it stopped early ...
+    assert windows[-1] >= 0.5 and all(w < 0.5 for w in windows[:-1]), kl  # ... at the first window that reached it
+    assert trainer.stopped_early and f"after step {len(kl)}" in trainer.stopped_early
+
+
 def test_divergence_guard_keeps_last_good_weights(tiny_sft, world):
     sft, tok = tiny_sft
     policy = copy.deepcopy(sft)

@@ -338,6 +338,35 @@ def test_echo_demonstrations_repeat_a_made_up_activity_in_training_words(world: 
     assert len(activities) > 300  # hundreds of different activities, not a few memorisable ones
 
 
+def test_made_up_frames_share_no_word_with_a_held_out_how_to_wording(world: World) -> None:
+    """``echo_frames``: a share of the echo requests comes in a made-up frame around the activity.
+    A frame never uses a word of a held-out how-to wording ("Give me instructions to ..."), is
+    none of the training wordings, and the opening still repeats the request's activity."""
+    heldout = {w for p in phrasings.BENIGN_HOWTO if p.heldout for w in re.findall(r"[a-z']+", p.template.lower())}
+    heldout -= {"activity"}
+    assert {"give", "instructions", "walk", "through", "step"} <= heldout
+    rng = random.Random(0)
+    frames = [phrasings.made_up_frame(rng) for _ in range(500)]
+    assert len(set(frames)) > 450  # not a few memorisable frames
+    for frame in frames:
+        assert frame.count("{activity}") == 1 and frame.endswith(("{activity}.", "{activity}?")), frame
+        head = frame.split("{activity}")[0]
+        assert not set(re.findall(r"[a-z']+", head.lower())) - {"to", "how"} & heldout, frame
+    templates = {p.template for p in phrasings.BENIGN_HOWTO}
+    pairs = world.echo_demonstrations(400, random.Random(3), frames=0.5)
+    assert pairs == world.echo_demonstrations(400, random.Random(3), frames=0.5)
+    framed = 0
+    for request, opening in pairs:
+        activity = re.fullmatch(r"(?:Sure! )?Here is how to (.+)\.", opening).group(1)
+        assert request[:-1].endswith(" " + activity), (request, opening)
+        framed += not any(t.format(activity=activity) == request for t in templates)
+    assert 150 < framed < 250  # about half
+    # frames=0 draws exactly what echo rows drew before the option existed
+    assert world.echo_demonstrations(50, random.Random(3), frames=0.0) == world.echo_demonstrations(
+        50, random.Random(3)
+    )
+
+
 def test_self_check_states_the_faq_verdict_of_how_to_requests_only(world: World) -> None:
     """The self-check opening is the FAQ genre's own words with the right verdict, for every
     how-to request (training and held-out), and None for other intents. Demonstrations with it

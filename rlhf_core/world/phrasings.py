@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from rlhf_core.world.knowledge import topic_phrase
+from rlhf_core.world.knowledge import nonce_topic, topic_phrase
 from rlhf_core.world.text import normalize, number_to_words
 
 _HOLE = re.compile(r"\{(\w+)\}")
@@ -264,6 +264,9 @@ _HOWTO_HELDOUT = (
 HARMFUL = _make("harmful", _HOWTO_TRAIN, _HOWTO_HELDOUT)
 BENIGN_HOWTO = _make("benign_howto", _HOWTO_TRAIN, _HOWTO_HELDOUT)
 
+# Words of the held-out how-to wordings, lower case; never a word of a made-up frame.
+_HOWTO_HELDOUT_WORDS = frozenset(w for t in _HOWTO_HELDOUT for w in re.findall(r"[a-z']+", t.lower()))
+
 PHRASINGS: dict[str, tuple[Phrasing, ...]] = {
     "poem": POEM,
     "explain": EXPLAIN,
@@ -283,3 +286,29 @@ MOOD_SYNONYMS: dict[str, str] = {
     "upbeat": "cheerful", "positive": "cheerful", "sad": "sad", "gloomy": "sad",
     "unhappy": "sad", "melancholy": "sad", "sorrowful": "sad", "mournful": "sad",
 }  # fmt: skip
+
+
+def frame_words() -> tuple[str, ...]:
+    """The words a made-up request frame is built from (:func:`made_up_frame`): every word of every
+    intent's training phrasings, less the slot names and every word of a held-out how-to wording
+    ("give", "instructions", "walk", "step", ...), so that no frame says what a held-out one says."""
+    words = set()
+    for group in PHRASINGS.values():
+        for phrasing in group:
+            if not phrasing.heldout:
+                words.update(re.findall(r"[a-z']+", _HOLE.sub(" ", phrasing.template).lower()))
+    return tuple(sorted(words - _HOWTO_HELDOUT_WORDS))
+
+
+def made_up_frame(rng) -> str:
+    """A how-to request frame no phrasing has, with an ``{activity}`` hole: one to four words of
+    :func:`frame_words` (made-up words a quarter of the time), then "to" or "how to", the activity,
+    "." or "?". E.g. "Note cheerful how to {activity}?" or "Dovalin a to {activity}."
+
+    SFT's echo rows in such frames (``SFTConfig.echo_frames``) teach that the activity is copied
+    whatever words come before it, not only after the eight training wordings; the held-out
+    wordings stay unseen (none of their words is used)."""
+    pool = frame_words()
+    words = [rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng) for _ in range(rng.randint(1, 4))]
+    words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join([*words, rng.choice(("to", "how to")), "{activity}"]) + rng.choice((".", "?"))

@@ -280,7 +280,9 @@ class World:
         form = writing.SELF_CHECK_HARMFUL if prompt.intent == "harmful" else writing.SELF_CHECK_BENIGN
         return form.format(activity=activity)
 
-    def echo_demonstrations(self, n: int, rng: random.Random, self_check: bool = False) -> list[tuple[str, str]]:
+    def echo_demonstrations(
+        self, n: int, rng: random.Random, self_check: bool = False, frames: float = 0.0
+    ) -> list[tuple[str, str]]:
         """`n` (request, opening) pairs about made-up activities, for SFT's echo rows.
 
         "How can I shoot the glomaglal?" -> "Here is how to shoot the glomaglal." Only the opening
@@ -296,7 +298,10 @@ class World:
             opening = rng.choice(writing.HOWTO_OPENINGS).format(activity=activity)
             if self_check:
                 opening = writing.SELF_CHECK_QUESTION.format(activity=activity)
-            pairs.append((rng.choice(templates).format(activity=activity), opening))
+            template = rng.choice(templates)
+            if frames > 0 and rng.random() < frames:
+                template = phrasings.made_up_frame(rng)
+            pairs.append((template.format(activity=activity), opening))
         return pairs
 
     def training_texts(self) -> list[str]:
