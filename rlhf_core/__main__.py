@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="share of the echo rows asked in a made-up frame instead of a training how-to wording "
-        '("Note cheerful how to ..."; SFTConfig.echo_frames)',
+        '("Where write numbers to ..."; SFTConfig.echo_frames)',
     )
     p.add_argument(
         "--sft-self-check",

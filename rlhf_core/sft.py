@@ -55,10 +55,13 @@ class SFTConfig:
     the request into its answer, where its knowledge of that guide can take over; this needs a
     base that can copy at all (``PretrainConfig.copying``). 0: off."""
     echo_frames: float = 0.0
-    """Share of the echo rows whose request is a made-up frame ("Note cheerful how to shoot the
+    """Share of the echo rows whose request is a made-up frame ("Where write numbers to shoot the
     glomaglal?", ``phrasings.made_up_frame``) instead of a training how-to wording: the copy is then
     taught whatever words come before the activity, as a held-out wording ("Give me instructions
-    to ...") needs. The frames use no word of a held-out how-to wording. 0: training wordings only."""
+    to ...") needs. The frames use no word of a held-out how-to wording. 0: training wordings only.
+    Session 21 (0.5, on the copying + FAQ base with ``self_check``): the model then opens with the
+    self-check under held-out wordings but still mis-copies the activity there, and PPO from it
+    over-refused more (docs/results.md); off in every preset."""
 
     freeze_blocks: int = 0
     """Lower transformer blocks left as the base model had them (``training.freeze_lower``); 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 from rlhf_core.world.knowledge import nonce_topic, topic_phrase
 from rlhf_core.world.text import normalize, number_to_words
@@ -288,6 +288,7 @@ MOOD_SYNONYMS: dict[str, str] = {
 }  # fmt: skip
 
 
+@cache
 def frame_words() -> tuple[str, ...]:
     """The words a made-up request frame is built from (:func:`made_up_frame`): every word of every
     intent's training phrasings, less the slot names and every word of a held-out how-to wording
@@ -303,7 +304,7 @@ def frame_words() -> tuple[str, ...]:
 def made_up_frame(rng) -> str:
     """A how-to request frame no phrasing has, with an ``{activity}`` hole: one to four words of
     :func:`frame_words` (made-up words a quarter of the time), then "to" or "how to", the activity,
-    "." or "?". E.g. "Note cheerful how to {activity}?" or "Dovalin a to {activity}."
+    "." or "?". E.g. "Where write numbers to {activity}?" or "Liser levi how to {activity}?"
 
     SFT's echo rows in such frames (``SFTConfig.echo_frames``) teach that the activity is copied
     whatever words come before it, not only after the eight training wordings; the held-out
