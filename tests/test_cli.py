@@ -227,6 +227,23 @@ def test_dpo_alongside_ppo_gives_the_same_results_as_after_it(tiny_base_dir, tmp
         assert ev_a["gold_score"] == ev_b["gold_score"] and ev_a["samples"] == ev_b["samples"], stage
 
 
+def test_pipeline_records_where_the_kl_budget_stopped_ppo(tiny_base_dir, tmp_path):
+    """With ``PPOConfig.kl_budget`` reached, ``metrics.json`` has the steps that ran and says after
+    which one the run stopped; the checkpoint is the policy at that step. (No KL penalty and a large
+    learning rate, so that the tiny policy drifts within a few steps; a window of one step.)"""
+    from rlhf_core.pipeline import run_pipeline
+
+    out = tmp_path / "run"
+    run_pipeline(out, base=tiny_base_dir, preset="tiny", stages=("sft", "reward"), evaluate_stages=False)
+    budget = {"steps": 10, "lr": 1e-3, "kl_coef": 0.0, "kl_budget": 0.05, "kl_budget_window": 1}
+    metrics = run_pipeline(out, base=tiny_base_dir, preset="tiny", stages=("ppo",), overrides={"ppo": budget})
+    kl = [row["objective/kl"] for row in metrics["ppo"]["history"]]
+    assert len(kl) < 10 and kl[-1] >= 0.05 and all(k < 0.05 for k in kl[:-1]), kl
+    assert f"after step {len(kl)}" in metrics["ppo"]["stopped_early"]
+    saved = json.loads((out / "metrics.json").read_text())["ppo"]
+    assert saved["stopped_early"] == metrics["ppo"]["stopped_early"] and len(saved["history"]) == len(kl)
+
+
 def test_pipeline_tiny_runs_on_a_rotary_model(world, tmp_path, capsys):
     """Every stage (SFT, pairs, reward model with its packed step, PPO, DPO, evaluation) on the
     Llama-block model that ``ModelSize(positions="rotary")`` builds, not only on GPT-2."""
