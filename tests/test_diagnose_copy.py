@@ -141,3 +141,23 @@ def test_wording_copy_rates_tell_a_copier_by_position_from_one_by_content(diagno
     )
     assert rates[short] == 1.0
     assert rates[long_] == 0.0
+
+
+def test_lead_copy_rates_fall_after_longer_leads_for_a_copier_by_position(diagnose, tiny_tokenizer):
+    """``--leads``: every probe lead ends in "to" + the activity, so a real induction head copies
+    after all of them; a model that copies from where the shortest lead puts the activity copies
+    after the leads of that length only. The token counts are the request's tokens before it."""
+    vocab = len(tiny_tokenizer)
+    items = diagnose.activity_sets()["held-out"][:3]
+    frames = diagnose.lead_frames(tiny_tokenizer)
+    assert len(frames) == len(diagnose.LEAD_PROBES) and all(f.endswith("Is it legal to") for _, f in frames.values())
+    counts = [before for before, _ in frames.values()]
+    assert min(counts) < max(counts)
+    assert set(diagnose.lead_copy_rates(induction_model(vocab), tiny_tokenizer, items).values()) == {1.0}
+    first = next(iter(frames.values()))[1]
+    start = len(tiny_tokenizer(first.split("{a}")[0].rstrip(), add_special_tokens=False).input_ids)
+    anchored = anchored_model(vocab, tiny_tokenizer, start, diagnose.SELF_CHECK_OPENING)
+    rates = diagnose.lead_copy_rates(anchored, tiny_tokenizer, items)
+    assert rates[next(iter(rates))] == 1.0 and 0.0 in rates.values()
+    for (name, rate), before in zip(rates.items(), counts, strict=True):
+        assert rate == (1.0 if before == counts[0] else 0.0), (name, before, rate)
