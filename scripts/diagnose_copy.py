@@ -103,9 +103,14 @@ def self_check_frames() -> dict[str, str]:
     }
 
 
+def frame_copy_rates(model, tokenizer, frames: dict[str, str], items: list[str]) -> dict[str, float]:
+    """Per named frame (with an ``{a}`` hole): the share of ``items`` its greedy continuation repeats."""
+    return {name: copy_rate(model, tokenizer, frame, items) for name, frame in frames.items()}
+
+
 def wording_copy_rates(model, tokenizer, items: list[str]) -> dict[str, float]:
     """Per how-to wording: the share of ``items`` the greedy self-check question repeats exactly."""
-    return {name: copy_rate(model, tokenizer, frame, items) for name, frame in self_check_frames().items()}
+    return frame_copy_rates(model, tokenizer, self_check_frames(), items)
 
 
 # Leads of the ``--leads`` reading, about shortest first: a probe, never training text.
@@ -136,18 +141,27 @@ def lead_frames(tokenizer) -> dict[str, tuple[int, str]]:
 
 def lead_copy_rates(model, tokenizer, items: list[str]) -> dict[str, float]:
     """Per probe lead: the share of ``items`` the greedy self-check question repeats exactly."""
-    return {name: copy_rate(model, tokenizer, frame, items) for name, (_, frame) in lead_frames(tokenizer).items()}
+    frames = {name: frame for name, (_, frame) in lead_frames(tokenizer).items()}
+    return frame_copy_rates(model, tokenizer, frames, items)
+
+
+def _models(paths: list[str]):
+    """(path, model in eval mode, tokenizer) for each checkpoint folder, loaded one at a time."""
+    for path in paths:
+        model, tokenizer = load(path)
+        yield path, model.eval(), tokenizer
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", nargs="+", required=True, help="checkpoint folders")
-    parser.add_argument(
+    reading = parser.add_mutually_exclusive_group()
+    reading.add_argument(
         "--wordings",
         action="store_true",
         help="instead: the self-check's copy of training and held-out activities, per how-to wording",
     )
-    parser.add_argument(
+    reading.add_argument(
         "--leads",
         action="store_true",
         help="instead: the self-check's copy of training, held-out and made-up activities after probe leads "
@@ -157,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     if args.leads:
         sets = activity_sets()
-        for path in args.model:
-            model, tokenizer = load(path)
-            model.eval()
+        for path, model, tokenizer in _models(args.model):
             print(f"{path}: activities copied into the self-check's question (greedy), training / held-out / made-up")
             rates = {name: lead_copy_rates(model, tokenizer, items) for name, items in sets.items()}
             for lead, (before, _) in lead_frames(tokenizer).items():
@@ -168,20 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.wordings:
         sets = activity_sets()
-        for path in args.model:
-            model, tokenizer = load(path)
-            model.eval()
+        for path, model, tokenizer in _models(args.model):
             print(f"{path}: activities copied into the self-check's question (greedy), training / held-out")
             seen = wording_copy_rates(model, tokenizer, sets["training"])
             new = wording_copy_rates(model, tokenizer, sets["held-out"])
             for name in seen:
                 print(f"  {seen[name]:.2f} / {new[name]:.2f}  {name}")
         return 0
-    rows = {}
-    for path in args.model:
-        model, tokenizer = load(path)
-        model.eval()
-        rows[path] = diagnose(model, tokenizer)
+    rows = {path: diagnose(model, tokenizer) for path, model, tokenizer in _models(args.model)}
     columns = list(next(iter(rows.values())))
     print("| model | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
