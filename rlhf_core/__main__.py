@@ -40,6 +40,10 @@ def cmd_pretrain(args) -> int:
     config = PretrainConfig.tiny() if args.tiny else PretrainConfig.copying() if args.copying else PretrainConfig.full()
     if args.faq:
         config.faq_weight = PretrainConfig.faq().faq_weight
+    if args.echo_weight is not None:
+        if args.echo_weight < 0:
+            raise SystemExit(f"--echo-weight must be >= 0, got {args.echo_weight}")
+        config.echo_weight = args.echo_weight
     config.seed = args.seed
     if args.steps:
         config.steps = args.steps
@@ -71,6 +75,7 @@ def cmd_pretrain(args) -> int:
         "parameters": sum(p.numel() for p in trainer.model.parameters()),
         "corpus": trainer.corpus_stats,
         "faq_weight": config.faq_weight,
+        "echo_weight": config.echo_weight,
         "final_train_loss": history[-1]["loss/train"],
         "copy_drill_steps": trainer.drill_steps,
         "random_span_copy_after_drill": trainer.drill_copy,
@@ -250,6 +255,8 @@ def _pipeline(args) -> int:
     _override(overrides, "sft", "echo_rows", args.sft_echo_rows, "--sft-echo-rows", *at_least_0)
     share = (lambda v: 0 <= v <= 1, "between 0 and 1")
     _override(overrides, "sft", "echo_frames", args.sft_echo_frames, "--sft-echo-frames", *share)
+    at_least_1 = (lambda v: v >= 1, "at least 1")
+    _override(overrides, "sft", "echo_frame_words", args.sft_echo_frame_words, "--sft-echo-frame-words", *at_least_1)
     _override(overrides, "sft", "self_check", args.sft_self_check or None)
     if args.sft_self_check_short and not args.sft_self_check:
         raise ValueError("--sft-self-check-short needs --sft-self-check.")
@@ -374,6 +381,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add the FAQ genre of activity verdicts to the corpus (PretrainConfig.faq; ~12.5 min on one thread)",
     )
+    p.add_argument(
+        "--echo-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="add the echo genre, which asks how to do made-up activities and repeats them, at weight W next "
+        "to the other genres' (which sum to 1; PretrainConfig.echo_weight)",
+    )
     _common(p)
     p.set_defaults(func=cmd_pretrain)
 
@@ -465,6 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="share of the echo rows asked in a made-up frame instead of a training how-to wording "
         '("Where write numbers to ..."; SFTConfig.echo_frames)',
+    )
+    p.add_argument(
+        "--sft-echo-frame-words",
+        type=int,
+        default=None,
+        metavar="N",
+        help="most words of a made-up frame before the activity (default 4; SFTConfig.echo_frame_words)",
     )
     p.add_argument(
         "--sft-self-check",

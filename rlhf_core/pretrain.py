@@ -37,6 +37,10 @@ class PretrainConfig:
     faq_weight: float = 0.0
     """Weight of the optional FAQ genre ("Is it okay to pick a lock? No. ..."), next to the other
     genres' weights, which sum to 1 (0: the shipped corpus, unchanged)."""
+    echo_weight: float = 0.0
+    """Weight of the optional echo genre ("Ada asked Tom, ..., how to shoot the glomaglal. Tom said:
+    here is how to shoot the glomaglal."), in which only copying predicts the repeated made-up
+    activity (0: the shipped corpus, unchanged)."""
     vocab_size: int = 1024
     """BPE vocabulary size. Small on purpose: on models this small the LM head dominates cost."""
     size: ModelSize = field(default_factory=ModelSize)
@@ -112,10 +116,12 @@ def pack_documents(ids_per_doc: list[list[int]], bos_id: int, seq_len: int) -> t
     return torch.tensor(stream[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
 
-def web_windows(world, tokenizer, n_chars: int, seq_len: int, faq_weight: float = 0.0) -> torch.Tensor:
+def web_windows(
+    world, tokenizer, n_chars: int, seq_len: int, faq_weight: float = 0.0, echo_weight: float = 0.0
+) -> torch.Tensor:
     """About ``n_chars`` of the world's web corpus, tokenised and packed into (N, seq_len) windows:
     what SFT's replay rows and PPO-ptx rehearse."""
-    docs = world.web_corpus(n_chars=n_chars, faq_weight=faq_weight)
+    docs = world.web_corpus(n_chars=n_chars, faq_weight=faq_weight, echo_weight=echo_weight)
     ids = [tokenizer.encode(d, add_special_tokens=False) for d in docs]
     return pack_documents(ids, tokenizer.bos_token_id, seq_len)
 
@@ -130,7 +136,9 @@ class PretrainTrainer:
         say = on_status or (lambda _msg: None)
         self.world = world or World(seed=config.seed)
         say("generating the web corpus")
-        docs = self.world.web_corpus(n_chars=config.corpus_chars, faq_weight=config.faq_weight)
+        docs = self.world.web_corpus(
+            n_chars=config.corpus_chars, faq_weight=config.faq_weight, echo_weight=config.echo_weight
+        )
         order = list(range(len(docs)))
         random.Random(config.seed).shuffle(order)
         n_val = max(1, int(len(docs) * config.val_fraction))

@@ -62,6 +62,10 @@ class SFTConfig:
     Session 21 (0.5, on the copying + FAQ base with ``self_check``): the model then opens with the
     self-check under held-out wordings but still mis-copies the activity there, and PPO from it
     over-refused more (docs/results.md); off in every preset."""
+    echo_frame_words: int = 4
+    """Most words of a made-up frame before "to" / "how to" (at least 1). The training wordings put
+    the activity 3-8 tokens into the request, the held-out ones up to 11, and the self-check's copy
+    fails after long leads whatever the words (session 21); longer frames teach it there."""
 
     freeze_blocks: int = 0
     """Lower transformer blocks left as the base model had them (``training.freeze_lower``); 0
@@ -149,7 +153,11 @@ class SFTTrainer(StepTrainer):
         if self.config.echo_rows > 0:
             # The echo rows end without <|end|>: the opening is all they teach, not to stop there.
             echoes = self.world.echo_demonstrations(
-                self.config.echo_rows, self.rng, self.config.self_check, self.config.echo_frames
+                self.config.echo_rows,
+                self.rng,
+                self.config.self_check,
+                self.config.echo_frames,
+                self.config.echo_frame_words,
             )
             prompts += [prompt for prompt, _ in echoes]
             responses += [opening for _, opening in echoes]

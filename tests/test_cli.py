@@ -44,6 +44,17 @@ def test_pretrain_faq_flag_mixes_the_faq_genre_into_the_corpus(tiny_base_dir, tm
     assert info["corpus"]["sha256"] != plain["corpus"]["sha256"]
 
 
+def test_pretrain_echo_weight_mixes_the_echo_genre_into_the_corpus(tiny_base_dir, tmp_path, capsys):
+    out = tmp_path / "echo_base"
+    assert main(["pretrain", "--tiny", "--echo-weight", "0.2", "--steps", "2", "--out", str(out)]) == 0
+    info = json.loads((out / "training_info.json").read_text())
+    plain = json.loads((tiny_base_dir / "training_info.json").read_text())
+    assert info["echo_weight"] == 0.2 and plain["echo_weight"] == 0
+    assert info["corpus"]["sha256"] != plain["corpus"]["sha256"]
+    with pytest.raises(SystemExit, match="echo-weight"):
+        main(["pretrain", "--tiny", "--echo-weight", "-1", "--out", str(tmp_path / "bad")])
+
+
 @pytest.mark.parametrize(
     "prompt", ["Write a poem about nature", "🤖🔥 emoji", "ctrl\x00\x07chars", "x" * 12000, "<script>alert(1)</script>"]
 )
@@ -130,6 +141,12 @@ def test_pipeline_sft_echo_rows_flag(tiny_base_dir, tmp_path, capsys):
     assert info["config"]["echo_frames"] == 0.5
     assert main([*args, "--sft-echo-frames", "1.5"]) == 2
     assert "--sft-echo-frames must be between 0 and 1" in capsys.readouterr().err
+    flags = ["--sft-echo-rows", "2", "--sft-echo-frames", "0.5", "--sft-echo-frame-words", "12", "--no-eval"]
+    assert main([*args, *flags]) == 0
+    info = json.loads((out / "sft" / "training_info.json").read_text())
+    assert info["config"]["echo_frame_words"] == 12
+    assert main([*args, "--sft-echo-frame-words", "0"]) == 2
+    assert "--sft-echo-frame-words must be at least 1" in capsys.readouterr().err
 
 
 def test_pipeline_reward_demos_flags(tiny_base_dir, tmp_path, capsys):

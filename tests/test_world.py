@@ -10,7 +10,7 @@ import pytest
 
 from rlhf_core.judge import is_refusal
 from rlhf_core.world import INTENTS, Prompt, World, knowledge, phrasings, writing
-from rlhf_core.world.corpus import faq, is_forum_thread
+from rlhf_core.world.corpus import faq, is_forum_thread, request_echo
 from rlhf_core.world.text import normalize
 from rlhf_core.world.world import EVAL_SIZES
 from rlhf_core.world.writing import FAQ_TITLE
@@ -283,6 +283,54 @@ def test_faq_genre_is_off_by_default_and_mixed_in_by_its_weight(world: World) ->
         world.web_corpus(1000, faq_weight=-0.1)
 
 
+def test_echo_genre_repeats_made_up_activities_after_leads_of_every_length(world: World) -> None:
+    """``request_echo``: every exchange names a made-up activity in the ask and repeats it in the
+    reply, 0-10 lead words before it (so no fixed distance finds it), never a word of a held-out
+    activity or of a held-out how-to wording, and never a request the world parses as one."""
+    # Objects of held-out activities ("lock", "egg"); their verbs are shared with training ones.
+    heldout_activity = {
+        w
+        for a in knowledge.HARMFUL_ACTIVITIES + knowledge.BENIGN_ACTIVITIES
+        if a.heldout
+        for w in a.request.lower().split()[1:]
+    } - {"a", "an", "the", "at"}
+    heldout_wording = {
+        w for p in phrasings.BENIGN_HOWTO if p.heldout for w in re.findall(r"[a-z']+", p.template.lower())
+    }
+    heldout_wording -= {"activity", "to", "how", "me"}
+    rng = random.Random(0)
+    ask = re.compile(
+        r"^(?:\w+ asked \w+|\w+ wanted to know|\w+ said to \w+)(,[^.:]*)?:? (?:how|teach me) to ([^.]+)\. (.+)$"
+    )
+    leads, activities = Counter(), set()
+    for _ in range(300):
+        for line in request_echo(rng).split("\n"):
+            match = ask.match(line)
+            assert match, line
+            lead, activity, reply = match.groups()
+            assert " " + activity + "." in " " + reply or " " + activity + "," in reply or activity + "?" in reply, line
+            leads[len(lead.split()) - 1 if lead else 0] += 1
+            words = set(re.findall(r"[a-z']+", (lead or "").lower()))
+            assert not words & heldout_wording, line
+            assert not set(activity.lower().split()[1:]) & heldout_activity, line
+            assert world.parse_prompt(line).intent == "open", line
+            activities.add(activity)
+    assert set(leads) == set(range(11))  # every lead length, none preferred
+    assert len(activities) > 500  # made up, not a few memorisable ones
+    assert not any(a in knowledge.HARMFUL_BY_REQUEST or a in knowledge.BENIGN_BY_REQUEST for a in activities)
+
+
+def test_echo_genre_is_off_by_default_and_mixed_in_by_its_weight(world: World) -> None:
+    asks = re.compile(r"(?: asked \w+|wanted to know|said to \w+)(,[^.:]*)?:? (?:how|teach me) to ")
+    assert not any(asks.search(doc) for doc in world.web_corpus())
+    assert world.web_corpus(200_000, faq_weight=0.1, echo_weight=0.0) == world.web_corpus(200_000, faq_weight=0.1)
+    docs = world.web_corpus(300_000, echo_weight=0.2)
+    share = sum(all(asks.search(line) for line in doc.split("\n")) for doc in docs) / len(docs)
+    assert abs(share - 0.2 / 1.2) < 0.04, share
+    with pytest.raises(ValueError, match="echo_weight"):
+        world.web_corpus(1000, echo_weight=-0.1)
+
+
 def test_faq_verdicts_are_right_for_every_activity_held_out_ones_included() -> None:
     rng = random.Random(0)
     verdicts: dict[str, set[bool]] = {}
@@ -365,6 +413,23 @@ def test_made_up_frames_share_no_word_with_a_held_out_how_to_wording(world: Worl
     assert world.echo_demonstrations(50, random.Random(3), frames=0.0) == world.echo_demonstrations(
         50, random.Random(3)
     )
+
+
+def test_made_up_frames_reach_the_longest_lead_asked_for(world: World) -> None:
+    """``echo_frame_words``: frames of 1 to N words before "to" / "how to", every length drawn,
+    none longer; the default stays 1-4 (what session 21's rows were), and the echo rows pass it on."""
+
+    def lead_words(frame: str) -> int:
+        head = frame.split(" {activity}")[0].split()
+        return len(head) - (2 if head[-2:] == ["how", "to"] else 1)
+
+    rng = random.Random(0)
+    assert {lead_words(phrasings.made_up_frame(rng)) for _ in range(400)} == set(range(1, 5))
+    assert {lead_words(phrasings.made_up_frame(rng, 12)) for _ in range(1200)} == set(range(1, 13))
+    long_rows = world.echo_demonstrations(300, random.Random(5), frames=1.0, frame_words=12)
+    short_rows = world.echo_demonstrations(300, random.Random(5), frames=1.0)
+    longest = lambda rows: max(len(request.split()) for request, _ in rows)  # noqa: E731
+    assert longest(long_rows) > longest(short_rows) + 5
 
 
 def test_self_check_states_the_faq_verdict_of_how_to_requests_only(world: World) -> None:

@@ -6,7 +6,8 @@ training topics, category lists, benign and harmful how-to guides, warnings that
 activities are illegal, arithmetic worksheets, forum threads that list training questions
 without answers, small-talk dialogue in prose, and cheerful or sad diary notes. An optional
 genre, off by default, answers "Is it okay to {activity}?" with a verdict for every activity
-(`faq`).
+(`faq`); another, also off by default, asks how to do made-up activities and repeats them in the
+reply (`request_echo`).
 
 There is deliberately no chat format and no clean "question, answer, stop" pair: the base
 model learns the world's facts and words, not how to be an assistant.
@@ -127,6 +128,34 @@ def faq(rng: random.Random) -> str:
     return "\n".join([writing.FAQ_TITLE, *lines])
 
 
+def request_echo(rng: random.Random) -> str:
+    """'Ada asked Tom, please now good, how to shoot the glomaglal. Tom said: I do not know how to
+    shoot the glomaglal.' 2-4 such exchanges, each about a made-up activity.
+
+    A copy drill in the corpus's own words. The base's induction heads copy random tokens (the
+    drill of :mod:`rlhf_core.copying`) but not an activity in prose, where memorised phrases predict
+    the words after "how to" better (docs/results.md, sessions 8 and 22). Here only copying
+    predicts them: the activity is made up (a training verb or, half the time, a made-up one, then
+    a made-up word or a training topic; no word of a held-out activity after the verb) and comes 0-10 words of
+    :func:`phrasings.frame_words` (no word of a held-out wording) after the ask's first words.
+    """
+    lines = []
+    for _ in range(rng.randint(2, 4)):
+        asker, helper = rng.sample(knowledge.NAMES, 2)
+        activity = knowledge.made_up_activity(rng)
+        if rng.random() < 0.5:
+            # A made-up verb too: with the training verbs only, the base learns which verbs follow
+            # "how to" and copies the rest ("polish the lesun" came back as "shoot the lesun").
+            activity = " ".join([knowledge.nonce_topic(rng), *activity.split()[1:]])
+        words = [rng.choice(phrasings.frame_words()) for _ in range(rng.randint(0, 10))]
+        lead = ("," + " ".join(["", *words])) if words else ""
+        fill = {"asker": asker, "helper": helper, "lead": lead, "activity": activity}
+        lines.append(
+            rng.choice(writing.ECHO_ASKS).format(**fill) + " " + rng.choice(writing.ECHO_REPLIES).format(**fill)
+        )
+    return "\n".join(lines)
+
+
 def worksheet(rng: random.Random) -> str:
     """'Worksheet 12.\\n7 plus 5 is 12.\\n3 times 4 is 12.' ..."""
     lines = [f"Worksheet {rng.randint(1, 99)}."]
@@ -195,14 +224,20 @@ def unknowable(rng: random.Random) -> str:
 
 
 def web_corpus(
-    rng: random.Random, n_chars: int, sample_prompt: Callable[[random.Random], str], faq_weight: float = 0.0
+    rng: random.Random,
+    n_chars: int,
+    sample_prompt: Callable[[random.Random], str],
+    faq_weight: float = 0.0,
+    echo_weight: float = 0.0,
 ) -> list[str]:
     """Documents until their total length reaches `n_chars` (the last one may overshoot).
 
     `faq_weight` > 0 adds the `faq` genre with that weight next to `GENRE_WEIGHTS` (which sum to
-    1); at 0 the documents are exactly those of the corpus without it."""
-    if faq_weight < 0:
-        raise ValueError(f"faq_weight must be >= 0, got {faq_weight}")
+    1), `echo_weight` > 0 the `request_echo` genre; at 0 the documents are exactly those of the
+    corpus without it."""
+    for name, weight in (("faq_weight", faq_weight), ("echo_weight", echo_weight)):
+        if weight < 0:
+            raise ValueError(f"{name} must be >= 0, got {weight}")
     makers: dict[str, Callable[[random.Random], str]] = {
         "article": article,
         "poem": poem_page,
@@ -216,8 +251,10 @@ def web_corpus(
         "diary": diary,
         "unknowable": unknowable,
         "faq": faq,
+        "echo": request_echo,
     }
-    weighted = {**GENRE_WEIGHTS, **({"faq": faq_weight} if faq_weight > 0 else {})}
+    optional = {"faq": faq_weight, "echo": echo_weight}
+    weighted = {**GENRE_WEIGHTS, **{name: w for name, w in optional.items() if w > 0}}
     genres, weights = list(weighted), list(weighted.values())
     documents: list[str] = []
     total = 0

@@ -301,15 +301,15 @@ def frame_words() -> tuple[str, ...]:
     return tuple(sorted(words - _HOWTO_HELDOUT_WORDS))
 
 
-def made_up_frame(rng) -> str:
-    """A how-to request frame no phrasing has, with an ``{activity}`` hole: one to four words of
-    :func:`frame_words` (made-up words a quarter of the time), then "to" or "how to", the activity,
-    "." or "?". E.g. "Where write numbers to {activity}?" or "Liser levi how to {activity}?"
+def made_up_frame(rng, max_words: int = 4) -> str:
+    """A how-to request frame no phrasing has, with an ``{activity}`` hole: one to ``max_words``
+    words of :func:`frame_words` (made-up words a quarter of the time), then "to" or "how to", the
+    activity, "." or "?". E.g. "Where write numbers to {activity}?" or "Liser levi how to {activity}?"
 
     SFT's echo rows in such frames (``SFTConfig.echo_frames``) teach that the activity is copied
     whatever words come before it, not only after the eight training wordings; the held-out
     wordings stay unseen (none of their words is used)."""
     pool = frame_words()
-    words = [rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng) for _ in range(rng.randint(1, 4))]
+    words = [rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng) for _ in range(rng.randint(1, max_words))]
     words[0] = words[0][:1].upper() + words[0][1:]
     return " ".join([*words, rng.choice(("to", "how to")), "{activity}"]) + rng.choice((".", "?"))

@@ -206,13 +206,16 @@ class World:
 
     # ---- training data ---------------------------------------------------------------
 
-    def web_corpus(self, n_chars: int = 3_000_000, faq_weight: float = 0.0) -> list[str]:
+    def web_corpus(self, n_chars: int = 3_000_000, faq_weight: float = 0.0, echo_weight: float = 0.0) -> list[str]:
         """Pre-training documents totalling about `n_chars` characters (see `corpus.py`);
-        `faq_weight` > 0 mixes in the optional FAQ genre of activity verdicts."""
-        key = (n_chars, faq_weight)
+        `faq_weight` > 0 mixes in the optional FAQ genre of activity verdicts, `echo_weight` > 0
+        the optional genre that repeats made-up activities (`corpus.request_echo`)."""
+        key = (n_chars, faq_weight, echo_weight)
         if key not in self._web_cache:
             rng = random.Random(f"{self.seed}:web")
-            documents = corpus.web_corpus(rng, n_chars, self._sample_forum_question, faq_weight=faq_weight)
+            documents = corpus.web_corpus(
+                rng, n_chars, self._sample_forum_question, faq_weight=faq_weight, echo_weight=echo_weight
+            )
             self._web_cache[key] = tuple(documents)
         return list(self._web_cache[key])
 
@@ -281,7 +284,7 @@ class World:
         return form.format(activity=activity)
 
     def echo_demonstrations(
-        self, n: int, rng: random.Random, self_check: bool = False, frames: float = 0.0
+        self, n: int, rng: random.Random, self_check: bool = False, frames: float = 0.0, frame_words: int = 4
     ) -> list[tuple[str, str]]:
         """`n` (request, opening) pairs about made-up activities, for SFT's echo rows.
 
@@ -290,6 +293,8 @@ class World:
         it, which is what a held-out request ("crack an egg") needs before the model's own
         knowledge of the guide can follow. Training phrasings only. With ``self_check`` the opening
         is the self-check's question ("Is it legal to shoot the glomaglal?"), without a verdict.
+        A ``frames`` share of the requests is a made-up frame of 1 to ``frame_words`` words
+        (:func:`phrasings.made_up_frame`) instead of a training wording.
         """
         templates = [p.template for p in phrasings.BENIGN_HOWTO if not p.heldout]
         pairs = []
@@ -300,7 +305,7 @@ class World:
                 opening = writing.SELF_CHECK_QUESTION.format(activity=activity)
             template = rng.choice(templates)
             if frames > 0 and rng.random() < frames:
-                template = phrasings.made_up_frame(rng)
+                template = phrasings.made_up_frame(rng, frame_words)
             pairs.append((template.format(activity=activity), opening))
         return pairs
 

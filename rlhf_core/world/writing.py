@@ -149,6 +149,21 @@ FAQ_BENIGN: tuple[str, ...] = (
     "Is it legal to {activity}? Yes, of course. {step}",
     "Should I {activity}? Sure, it is harmless. {step}",
 )
+# The optional echo genre (corpus.request_echo): someone asks how to do a made-up activity, with
+# some words of any kind before it, and the reply repeats the activity. No verdict ("Is it legal to
+# ...?" is the FAQ's and the self-check's question) and no request phrasing of the chat prompts.
+ECHO_ASKS: tuple[str, ...] = (
+    "{asker} asked {helper}{lead} how to {activity}.",
+    "{asker} wanted to know{lead} how to {activity}.",
+    "{asker} said to {helper}{lead}: teach me to {activity}.",
+)
+ECHO_REPLIES: tuple[str, ...] = (
+    "{helper} said: here is how to {activity}.",
+    "{helper} said: I do not know how to {activity}.",
+    "{helper} asked: why do you want to {activity}?",
+    "{helper} said: to {activity}, ask someone who has done it.",
+    "{helper} said: nobody here can {activity}. Try to {activity} another day.",
+)
 # The verdict an assistant may state before answering a how-to request (SFTConfig.self_check): the
 # second FAQ form word for word, so that the base model's own verdict follows the copied activity.
 SELF_CHECK_QUESTION = "Is it legal to {activity}?"
