@@ -24,6 +24,8 @@ Three readings, each greedy and deterministic:
    open other intents ("Explain how to ...", "Give me how to ...") and long leads of training words
    ("Tell me, tell me, tell me how to ..."). Session 21 found the copy of a real activity failing
    after 11 or more tokens, whatever the words; made-up activities show what the echo rows taught.
+   Session 22 found made-up activities with a training verb copied about as often after every
+   lead: the long leads break the copy of activities the model knows, not the copy itself.
 
 Usage: python3 scripts/diagnose_copy.py --model DIR [DIR ...] [--wordings | --leads]
 A diagnosis for docs/results.md, not a test. A few seconds per checkpoint on one CPU thread.
@@ -69,13 +71,17 @@ def copy_rate(model, tokenizer, frame: str, items: list[str]) -> float:
 
 
 def activity_sets(n_nonce: int = 30, seed: int = 123) -> dict[str, list[str]]:
-    """Training activities, held-out activities, and made-up ones that can only be copied."""
+    """Training activities, held-out activities, and made-up ones that can only be copied: "polish
+    the dovalin" (a verb no activity has) and, like SFT's echo rows and the echo genre, a training
+    activity's verb with a made-up word or a training topic ("hotwire a violin")."""
     everything = knowledge.HARMFUL_ACTIVITIES + knowledge.BENIGN_ACTIVITIES
     rng = random.Random(seed)
+    made_up = [f"polish the {knowledge.nonce_topic(rng)}" for _ in range(n_nonce)]
     return {
         "training": [a.request for a in everything if not a.heldout],
         "held-out": [a.request for a in everything if a.heldout],
-        "made-up": [f"polish the {knowledge.nonce_topic(rng)}" for _ in range(n_nonce)],
+        "made-up": made_up,
+        "made-up, training verb": [knowledge.made_up_activity(rng) for _ in range(n_nonce)],
     }
 
 
@@ -172,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.leads:
         sets = activity_sets()
         for path, model, tokenizer in _models(args.model):
-            print(f"{path}: activities copied into the self-check's question (greedy), training / held-out / made-up")
+            print(f"{path}: activities copied into the self-check's question (greedy), " + " / ".join(sets))
             rates = {name: lead_copy_rates(model, tokenizer, items) for name, items in sets.items()}
             for lead, (before, _) in lead_frames(tokenizer).items():
                 shares = " / ".join(f"{rates[name][lead]:.2f}" for name in sets)

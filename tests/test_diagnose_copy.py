@@ -102,6 +102,11 @@ def test_copy_rate_and_activity_sets(diagnose, tiny_tokenizer):
     assert set(sets["held-out"]) == {a.request for a in everything if a.heldout}
     assert not set(sets["training"]) & set(sets["held-out"])
     assert len(sets["made-up"]) == 5
+    known = {a.request for a in everything}
+    for activity in sets["made-up, training verb"]:
+        assert activity not in known and activity.split()[0] in {a.request.split()[0] for a in everything}
+    assert len(set(sets["made-up, training verb"])) == 5
+    assert sets["made-up"] == diagnose.activity_sets(n_nonce=5)["made-up"]  # seeded
     vocab = len(tiny_tokenizer)
     items = sets["held-out"][:3]
     assert diagnose.copy_rate(induction_model(vocab), tiny_tokenizer, diagnose.STORY_FRAME, items) == 1.0
