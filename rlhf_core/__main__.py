@@ -255,7 +255,6 @@ def _pipeline(args) -> int:
     _override(overrides, "sft", "echo_rows", args.sft_echo_rows, "--sft-echo-rows", *at_least_0)
     share = (lambda v: 0 <= v <= 1, "between 0 and 1")
     _override(overrides, "sft", "echo_frames", args.sft_echo_frames, "--sft-echo-frames", *share)
-    at_least_1 = (lambda v: v >= 1, "at least 1")
     _override(overrides, "sft", "echo_frame_words", args.sft_echo_frame_words, "--sft-echo-frame-words", *at_least_1)
     _override(overrides, "sft", "self_check", args.sft_self_check or None)
     if args.sft_self_check_short and not args.sft_self_check:

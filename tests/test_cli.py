@@ -146,7 +146,7 @@ def test_pipeline_sft_echo_rows_flag(tiny_base_dir, tmp_path, capsys):
     info = json.loads((out / "sft" / "training_info.json").read_text())
     assert info["config"]["echo_frame_words"] == 12
     assert main([*args, "--sft-echo-frame-words", "0"]) == 2
-    assert "--sft-echo-frame-words must be at least 1" in capsys.readouterr().err
+    assert "--sft-echo-frame-words must be 1 or more" in capsys.readouterr().err
 
 
 def test_pipeline_reward_demos_flags(tiny_base_dir, tmp_path, capsys):
