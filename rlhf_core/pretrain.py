@@ -116,12 +116,10 @@ def pack_documents(ids_per_doc: list[list[int]], bos_id: int, seq_len: int) -> t
     return torch.tensor(stream[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
 
-def web_windows(
-    world, tokenizer, n_chars: int, seq_len: int, faq_weight: float = 0.0, echo_weight: float = 0.0
-) -> torch.Tensor:
+def web_windows(world, tokenizer, n_chars: int, seq_len: int, faq_weight: float = 0.0) -> torch.Tensor:
     """About ``n_chars`` of the world's web corpus, tokenised and packed into (N, seq_len) windows:
     what SFT's replay rows and PPO-ptx rehearse."""
-    docs = world.web_corpus(n_chars=n_chars, faq_weight=faq_weight, echo_weight=echo_weight)
+    docs = world.web_corpus(n_chars=n_chars, faq_weight=faq_weight)
     ids = [tokenizer.encode(d, add_special_tokens=False) for d in docs]
     return pack_documents(ids, tokenizer.bos_token_id, seq_len)
 

@@ -65,7 +65,9 @@ class SFTConfig:
     echo_frame_words: int = 4
     """Most words of a made-up frame before "to" / "how to" (at least 1). The training wordings put
     the activity 3-8 tokens into the request, the held-out ones up to 11, and the self-check's copy
-    fails after long leads whatever the words (session 21); longer frames teach it there."""
+    fails after long leads whatever the words (session 21). Session 22 (12, on the copying + FAQ
+    base): the copy after long leads did not move; what fails there is the recall of a known
+    activity's verb, not the copy (docs/results.md)."""
 
     freeze_blocks: int = 0
     """Lower transformer blocks left as the base model had them (``training.freeze_lower``); 0
