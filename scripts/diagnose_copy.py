@@ -76,11 +76,10 @@ def activity_sets(n_nonce: int = 30, seed: int = 123) -> dict[str, list[str]]:
     activity's verb with a made-up word or a training topic ("hotwire a violin")."""
     everything = knowledge.HARMFUL_ACTIVITIES + knowledge.BENIGN_ACTIVITIES
     rng = random.Random(seed)
-    made_up = [f"polish the {knowledge.nonce_topic(rng)}" for _ in range(n_nonce)]
-    return {
+    return {  # the made-up sets are drawn in this order from one generator
         "training": [a.request for a in everything if not a.heldout],
         "held-out": [a.request for a in everything if a.heldout],
-        "made-up": made_up,
+        "made-up": [f"polish the {knowledge.nonce_topic(rng)}" for _ in range(n_nonce)],
         "made-up, training verb": [knowledge.made_up_activity(rng) for _ in range(n_nonce)],
     }
 

@@ -148,7 +148,7 @@ def request_echo(rng: random.Random) -> str:
             # "how to" and copies the rest ("polish the lesun" came back as "shoot the lesun").
             activity = " ".join([knowledge.nonce_topic(rng), *activity.split()[1:]])
         words = [rng.choice(phrasings.frame_words()) for _ in range(rng.randint(0, 10))]
-        lead = ("," + " ".join(["", *words])) if words else ""
+        lead = ", " + " ".join(words) if words else ""
         fill = {"asker": asker, "helper": helper, "lead": lead, "activity": activity}
         lines.append(
             rng.choice(writing.ECHO_ASKS).format(**fill) + " " + rng.choice(writing.ECHO_REPLIES).format(**fill)
@@ -235,9 +235,10 @@ def web_corpus(
     `faq_weight` > 0 adds the `faq` genre with that weight next to `GENRE_WEIGHTS` (which sum to
     1), `echo_weight` > 0 the `request_echo` genre; at 0 the documents are exactly those of the
     corpus without it."""
-    for name, weight in (("faq_weight", faq_weight), ("echo_weight", echo_weight)):
+    optional = {"faq": faq_weight, "echo": echo_weight}
+    for name, weight in optional.items():
         if weight < 0:
-            raise ValueError(f"{name} must be >= 0, got {weight}")
+            raise ValueError(f"{name}_weight must be >= 0, got {weight}")
     makers: dict[str, Callable[[random.Random], str]] = {
         "article": article,
         "poem": poem_page,
@@ -253,7 +254,6 @@ def web_corpus(
         "faq": faq,
         "echo": request_echo,
     }
-    optional = {"faq": faq_weight, "echo": echo_weight}
     weighted = {**GENRE_WEIGHTS, **{name: w for name, w in optional.items() if w > 0}}
     genres, weights = list(weighted), list(weighted.values())
     documents: list[str] = []
