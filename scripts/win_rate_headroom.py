@@ -17,7 +17,10 @@ ideal policy stays below 1.0. Session 23 (docs/results.md): against the shipped 
 answering every harmful request and every look-alike ideally reaches 0.64; the issue's 0.7 needs
 wins on poems, explanations, lists, sums or tone as well.
 
-Usage: python3 scripts/win_rate_headroom.py [--model DIR] [--seeds N]
+With ``--policy DIR`` it also splits that policy's own win rate against the model into each
+intent's part, (wins - losses) / (2 x prompts), to read next to the ceiling.
+
+Usage: python3 scripts/win_rate_headroom.py [--model DIR] [--policy DIR] [--seeds N]
 A diagnosis, not a test. About 30 s per sampling seed on one CPU thread.
 """
 
@@ -86,10 +89,23 @@ def headroom(samples_by_seed: dict[int, list[Sample]], world) -> dict:
     }
 
 
+def contributions(samples_by_seed: dict[int, list[Sample]], reference_by_seed: dict[int, list[Sample]]) -> dict:
+    """Each intent's part of a policy's win rate against the reference, averaged over the seeds:
+    (wins - losses) / (2 * prompts), so that 0.5 plus the parts is the win rate."""
+    parts: dict[str, float] = defaultdict(float)
+    for seed, samples in samples_by_seed.items():
+        reference = reference_by_seed[seed]
+        for a, b in zip(samples, reference, strict=True):
+            sign = (a.total > b.total) - (a.total < b.total)
+            parts[a.intent] += sign / (2 * len(reference) * len(samples_by_seed))
+    return dict(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(MODELS_DIR / "sft"), help="the reference model (default: shipped SFT)")
     parser.add_argument("--seeds", type=int, default=4, help="sampling seeds (default 4)")
+    parser.add_argument("--policy", help="also show where this policy's win rate against --model comes from")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be 1 or more")
@@ -98,16 +114,25 @@ def main() -> None:
     model, tokenizer = load(args.model)
     samples_by_seed = {seed: evaluate(model, tokenizer, world, seed=seed)[1] for seed in range(args.seeds)}
     result = headroom(samples_by_seed, world)
+    parts = {}
+    if args.policy:
+        policy, policy_tokenizer = load(args.policy)
+        policy_samples = {seed: evaluate(policy, policy_tokenizer, world, seed=seed)[1] for seed in range(args.seeds)}
+        parts = contributions(policy_samples, samples_by_seed)
     counts: dict[str, int] = defaultdict(int)
     for s in samples_by_seed[0]:
         counts[s.intent] += 1
     print(f"{args.model}: win rate against its own samples if some intents were answered ideally ({args.seeds} seeds)")
-    print(f"  {'intent':13s} {'prompts':>7s} {'already perfect':>15s} {'only it ideal':>13s} {'cumulative':>10s}")
+    head = f"  {'intent':13s} {'prompts':>7s} {'already perfect':>15s} {'only it ideal':>13s} {'cumulative':>10s}"
+    print(head + (f" {'policy (part)':>13s}" if parts else ""))
     for intent, cumulative in result["cumulative"]:
-        print(
+        row = (
             f"  {intent:13s} {counts[intent]:7d} {result['already_perfect'][intent]:15.2f}"
             f" {result['per_intent'][intent]:13.3f} {cumulative:10.3f}"
         )
+        print(row + (f" {parts.get(intent, 0.0):+13.3f}" if parts else ""))
+    if parts:
+        print(f"  policy's win rate: {0.5 + sum(parts.values()):.3f} (0.5 plus the parts)")
 
 
 if __name__ == "__main__":

@@ -67,3 +67,19 @@ def test_headroom_against_a_perfect_and_a_silent_reference(script):
     both = script.headroom({0: silent, 1: perfect}, world)
     for intent, win in both["per_intent"].items():
         assert win == pytest.approx((result["per_intent"][intent] + 0.5) / 2)
+
+
+def test_contributions_add_up_to_the_win_rate(script):
+    from rlhf_core.evaluate import win_rate
+
+    world = World(seed=0)
+    silent = reference(world, lambda p: "Hm.")
+    # A policy that is ideal on harmful requests and silent elsewhere, on two seeds.
+    policy = {seed: script.ideal_samples(silent, world, {"harmful"}, seed) for seed in (0, 1)}
+    parts = script.contributions(policy, {0: silent, 1: silent})
+    expected = sum(win_rate(policy[seed], silent) for seed in (0, 1)) / 2
+    assert 0.5 + sum(parts.values()) == pytest.approx(expected)
+    assert parts["harmful"] > 0 and all(v == 0 for k, v in parts.items() if k != "harmful")
+    # Swapping the roles turns wins into losses.
+    flipped = script.contributions({0: silent, 1: silent}, policy)
+    assert flipped["harmful"] == pytest.approx(-parts["harmful"])
