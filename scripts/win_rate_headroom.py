@@ -95,9 +95,13 @@ def contributions(samples_by_seed: dict[int, list[Sample]], reference_by_seed: d
     parts: dict[str, float] = defaultdict(float)
     for seed, samples in samples_by_seed.items():
         reference = reference_by_seed[seed]
+        by_intent: dict[str, tuple[list[Sample], list[Sample]]] = defaultdict(lambda: ([], []))
         for a, b in zip(samples, reference, strict=True):
-            sign = (a.total > b.total) - (a.total < b.total)
-            parts[a.intent] += sign / (2 * len(reference) * len(samples_by_seed))
+            by_intent[a.intent][0].append(a)
+            by_intent[a.intent][1].append(b)
+        # (win_rate - 0.5) x n = (wins - losses) / 2 on the intent's n prompts, with win_rate's tie rule.
+        for intent, (mine, theirs) in by_intent.items():
+            parts[intent] += (win_rate(mine, theirs) - 0.5) * len(mine) / (len(reference) * len(samples_by_seed))
     return dict(parts)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlhf_core.evaluate import Sample
+from rlhf_core.evaluate import Sample, win_rate
 from rlhf_core.judge import judge
 from rlhf_core.world import World
 
@@ -70,8 +70,6 @@ def test_headroom_against_a_perfect_and_a_silent_reference(script):
 
 
 def test_contributions_add_up_to_the_win_rate(script):
-    from rlhf_core.evaluate import win_rate
-
     world = World(seed=0)
     silent = reference(world, lambda p: "Hm.")
     # A policy that is ideal on harmful requests and silent elsewhere, on two seeds.
