@@ -329,23 +329,27 @@ def format_table(metrics: dict) -> str:
 
 
 @torch.no_grad()
-def kl_to_reference(policy, reference, tokenizer, prompts, seed: int = 0, max_new_tokens: int = 64) -> float:
+def kl_to_reference(
+    policy, reference, tokenizer, prompts, seed: int = 0, max_new_tokens: int = 64, temperature: float = 1.0
+) -> float:
     """Mean KL(policy || reference) in nats per response on held-out prompts.
 
-    Responses are sampled from the policy at temperature 1 (its own distribution), so the mean
-    of the summed per-token log-ratios (the k1 estimator) is an unbiased estimate of the KL.
+    Responses are sampled from the policy at ``temperature`` (1: its own distribution), and both
+    models' log-probs are read from logits divided by the same temperature, so the mean of the
+    summed per-token log-ratios (the k1 estimator) is an unbiased estimate of the KL between the two
+    models *as sampled at that temperature* (0.7 compares with the evaluation's samples).
     """
     from .losses import kl_estimate
     from .ppo import response_token_logprobs
 
     device = next(policy.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=1.0)
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature)
     total, count = 0.0, 0
     for start in range(0, len(prompts), 64):
         chunk = [p.text for p in prompts[start : start + 64]]
         gen = generate(policy, tokenizer, chunk, cfg, generator)
-        args = (gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, 1.0)
+        args = (gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, temperature)
         lp = response_token_logprobs(policy, *args)  # (B, R)
         rp = response_token_logprobs(reference, *args)
         kl = (kl_estimate(lp, rp, "k1") * gen.response_mask).sum(1)  # (B,)

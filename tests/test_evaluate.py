@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
 
 from rlhf_core.evaluate import Sample, continues_prompt, distinct_n, evaluate, is_repetitive, summarize, win_rate
 
@@ -130,3 +131,27 @@ def test_scoreboard_samples_each_model_once_per_seed(tiny_sft, world):
     assert board["stages"]["ppo"]["metrics"]["win_rate"] == {"mean": 0.5, "se": 0.0}
     with pytest.raises(ValueError, match="at least one seed"):
         scoreboard({"sft": (model, tok)}, world, [])
+
+
+def test_kl_to_reference_at_a_temperature(tiny_sft, tiny_base, world):
+    from rlhf_core.evaluate import kl_to_reference
+    from rlhf_core.generate import SamplingConfig, generate
+    from rlhf_core.ppo import response_token_logprobs
+
+    (sft, tok), (base, _) = tiny_sft, tiny_base
+    prompts = world.eval_prompts()[:8]
+    assert kl_to_reference(sft, sft, tok, prompts, temperature=0.7) == pytest.approx(0.0, abs=1e-6)
+    cold = kl_to_reference(sft, base, tok, prompts, max_new_tokens=12, temperature=0.7)
+    # By hand: the same seeded samples at T = 0.7, log-probs of both models from logits / 0.7.
+    gen = generate(
+        sft,
+        tok,
+        [p.text for p in prompts],
+        SamplingConfig(max_new_tokens=12, temperature=0.7),
+        torch.Generator().manual_seed(0),
+    )
+    args = (gen.prompt_ids, gen.prompt_mask, gen.response_ids, gen.response_mask, 0.7)
+    with torch.no_grad():
+        ratio = (response_token_logprobs(sft, *args) - response_token_logprobs(base, *args)) * gen.response_mask
+    assert cold == pytest.approx(float(ratio.sum(1).mean()), rel=1e-4) and cold > 0
+    assert kl_to_reference(sft, base, tok, prompts, max_new_tokens=12) != pytest.approx(cold, rel=1e-3)
