@@ -34,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rlhf_core.best_of_n import best_indices, best_of_n, gold_scores, kl_bound, reward_scores, sample_candidates  # noqa: E402
-from rlhf_core.evaluate import Sample, evaluate, kl_to_reference, summarize, win_rate  # noqa: E402
+from rlhf_core.evaluate import Sample, kl_to_reference, sample_and_judge, summarize, win_rate  # noqa: E402
 from rlhf_core.generate import EVAL_SAMPLING  # noqa: E402
 from rlhf_core.models import MODELS_DIR, load, load_ensemble_members, load_model  # noqa: E402
 from rlhf_core.world import World  # noqa: E402
@@ -79,17 +79,31 @@ def frontier_rows(candidates_by_seed, reference_by_seed, scores_by_seed, ns, wor
     return rows
 
 
-def policy_row(path: str, model, tokenizer, reference_by_seed: dict, world) -> dict:
+def training_prompts(world) -> list:
+    """Training prompts in the held-out set's proportions: per intent, as many as the held-out set
+    has, the first of that intent in the world's (shuffled) training pool."""
+    wanted: dict[str, int] = {}
+    for p in world.eval_prompts():
+        wanted[p.intent] = wanted.get(p.intent, 0) + 1
+    out = []
+    for p in world.train_prompts():
+        if wanted.get(p.intent, 0) > 0:
+            out.append(p)
+            wanted[p.intent] -= 1
+    return out
+
+
+def policy_row(path: str, model, tokenizer, reference_by_seed: dict, world, prompts: list) -> dict:
     """A trained policy's metrics against the same reference samples, and its KL to ``model`` with
     both sampled at the evaluation's temperature (the distribution Best-of-n's bound is about)."""
     policy, policy_tokenizer = load(path)
-    samples = {seed: evaluate(policy, policy_tokenizer, world, seed=seed)[1] for seed in reference_by_seed}
+    samples = {seed: sample_and_judge(policy, policy_tokenizer, prompts, seed=seed) for seed in reference_by_seed}
     metrics = [summarize(s, world) for s in samples.values()]
     kl = kl_to_reference(
         policy,
         model,
         tokenizer,
-        world.eval_prompts(),
+        prompts,
         max_new_tokens=EVAL_SAMPLING.max_new_tokens,
         temperature=EVAL_SAMPLING.temperature,
     )
@@ -149,6 +163,12 @@ def main() -> None:
     parser.add_argument(
         "--policy", action="append", help="a policy trained from --model: its win rate and KL (repeatable)"
     )
+    parser.add_argument(
+        "--prompts",
+        choices=("heldout", "train"),
+        default="heldout",
+        help="the held-out set (default) or training prompts in its proportions per intent",
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument(
         "--samples",
@@ -162,13 +182,14 @@ def main() -> None:
     model, tokenizer = load(args.model)
     reward = [load_model(args.reward, kind="reward"), *load_ensemble_members(args.reward)]
     reward = reward[0] if len(reward) == 1 else reward
-    prompts = world.eval_prompts()
-    meta = {"model": str(Path(args.model).resolve()), "n": args.n, "seeds": args.seeds}
+    prompts = world.eval_prompts() if args.prompts == "heldout" else training_prompts(world)
+    meta = {"model": str(Path(args.model).resolve()), "n": args.n, "seeds": args.seeds, "prompts": args.prompts}
     saved = load_samples(args.samples, meta) if args.samples else None
     if saved:
         reference, candidates = saved
     else:
-        reference = {seed: evaluate(model, tokenizer, world, seed=seed)[1] for seed in range(args.seeds)}
+        # The same samples `eval` draws for its seeds (it calls sample_and_judge on the held-out set).
+        reference = {seed: sample_and_judge(model, tokenizer, prompts, seed=seed) for seed in range(args.seeds)}
         candidates = {
             seed: sample_candidates(model, tokenizer, prompts, args.n, seed=CANDIDATE_SEED + seed)
             for seed in range(args.seeds)
@@ -183,9 +204,11 @@ def main() -> None:
     result = {"model": args.model, "reward": args.reward, "seeds": args.seeds, "scorers": {}}
     for scorer, by_seed in scores.items():
         result["scorers"][scorer] = frontier_rows(candidates, reference, by_seed, ns, world, scores["reward"])
-    result["policies"] = [policy_row(path, model, tokenizer, reference, world) for path in (args.policy or [])]
+    result["policies"] = [policy_row(path, model, tokenizer, reference, world, prompts) for path in (args.policy or [])]
     intents = sorted({s.intent for s in reference[0]})
-    print(f"Best-of-n from {args.model} against its own samples ({args.seeds} seeds; KL: the bound, nats)")
+    print(
+        f"Best-of-n from {args.model} against its own samples, {args.prompts} prompts ({args.seeds} seeds; KL: the bound)"
+    )
     head = f"  {'scorer':7s} {'n':>3s} {'KL<=':>5s} {'reward':>6s} {'gold':>6s} {'refuse':>6s} {'over':>5s} {'win':>6s}"
     print(head + "".join(f" {i[:8]:>8s}" for i in intents))
     for scorer, rows in result["scorers"].items():

@@ -147,3 +147,13 @@ def test_saved_samples_round_trip(load_script, tmp_path):
     script.save_samples(path, ref, cands, meta)
     assert script.load_samples(path, meta) == (ref, cands)
     assert script.load_samples(path, {**meta, "n": 4}) is None
+
+
+def test_training_prompts_in_the_held_out_proportions(load_script, world):
+    from collections import Counter
+
+    script = load_script("best_of_n_frontier")
+    prompts = script.training_prompts(world)
+    assert Counter(p.intent for p in prompts) == Counter(p.intent for p in world.eval_prompts())
+    pool = {p.text for p in world.train_prompts()}
+    assert all(p.text in pool and not p.heldout for p in prompts)
