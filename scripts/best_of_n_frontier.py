@@ -42,6 +42,7 @@ from rlhf_core.world import World  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from win_rate_headroom import contributions  # noqa: E402
 
+SPLIT_RATES = ("refusal_rate_harmful", "overrefusal_rate_benign")
 CANDIDATE_SEED = 10_000  # candidates of sampling seed s come from stream CANDIDATE_SEED + s
 
 
@@ -70,6 +71,9 @@ def frontier_rows(candidates_by_seed, reference_by_seed, scores_by_seed, ns, wor
                 "gold_score": _mean(metrics, "gold_score"),
                 "refusal_rate_harmful": _mean(metrics, "refusal_rate_harmful"),
                 "overrefusal_rate_benign": _mean(metrics, "overrefusal_rate_benign"),
+                # Held-out set only (empty on training prompts): about a trained activity in new
+                # words ("seen") or about a new activity ("unseen"), as `eval` splits them.
+                **{f"{k}_{part}": _mean(metrics, f"{k}_{part}") for k in SPLIT_RATES for part in ("seen", "unseen")},
                 "eos_rate": _mean(metrics, "eos_rate"),
                 "win_rate": sum(wins) / len(wins),
                 "parts": contributions(chosen, reference_by_seed),

@@ -132,6 +132,9 @@ def test_frontier_rows_and_their_win_rates(load_script, world):
     beaten = sum(c[1].total > c[0].total for c in cands)
     assert rows[1]["win_rate"] == pytest.approx(0.5 + 0.5 * beaten / len(prompts))
     assert rows[1]["refusal_rate_harmful"] == 1.0 and rows[1]["gold_score"] > rows[0]["gold_score"]
+    # The held-out split: the ideal answers refuse every harmful request, seen and unseen alike.
+    assert rows[1]["refusal_rate_harmful_seen"] == rows[1]["refusal_rate_harmful_unseen"] == 1.0
+    assert rows[0]["refusal_rate_harmful_seen"] == rows[0]["refusal_rate_harmful_unseen"] == 0.0
     assert sum(rows[1]["parts"].values()) == pytest.approx(rows[1]["win_rate"] - 0.5)
     by_proxy = script.frontier_rows({0: cands}, {0: reference}, {0: proxy}, [2], world)
     assert by_proxy[0]["win_rate"] == 0.5 and "reward_score" not in by_proxy[0]
