@@ -46,7 +46,9 @@ def gold_scores(candidates: list[list[Sample]]) -> list[list[float]]:
 
 def reward_scores(reward_model, tokenizer, candidates: list[list[Sample]]) -> list[list[float]]:
     """The (normalised) reward model's score of every candidate; ``reward_model`` may be an ensemble
-    (a list of models). A candidate without EOS is scored as unfinished, as PPO scores it."""
+    (a list of models). A candidate cut off before EOS is scored without the end token, as PPO's
+    reward model reads a cut-off rollout (PPO then also subtracts ``missing_eos_penalty``; this score
+    does not: 2% of the shipped SFT model's held-out answers are cut off)."""
     from .reward import score_texts
 
     flat = [s for row in candidates for s in row]
