@@ -1,8 +1,9 @@
 """Best-of-N against a model's own samples: how far a perfect reward, and the learned one, can go.
 
-For each sampling seed the script draws the reference model's held-out samples (as ``eval`` does)
-and, from the same model, N candidate answers per held-out prompt (another stream). Best-of-n for
-every n up to N keeps, per prompt, the candidate a scorer likes best among the first n:
+For each sampling seed the script draws the reference model's held-out samples (as ``eval`` does:
+``--model`` itself, or ``--reference``) and, from ``--model``, N candidate answers per held-out
+prompt (another stream). Best-of-n for every n up to N keeps, per prompt, the candidate a scorer
+likes best among the first n:
 
 * ``gold``: the gold judge itself, a perfect reward; what it reaches at a KL of at most
   ``log n - (n - 1) / n`` nats is about the most a KL-penalised RLHF policy at that KL can reach
@@ -10,15 +11,17 @@ every n up to N keeps, per prompt, the candidate a scorer likes best among the f
 * ``reward``: the learned reward model (``--reward``), what that reward model is worth before PPO
   exploits it.
 
-Per n and scorer it prints the gold score, refusal and over-refusal, the win rate against the
-reference samples (the issue's ``win_rate``) and each intent's part of it ((wins - losses) /
-(2 x prompts), as ``win_rate_headroom.py``), averaged over the seeds, next to a real policy's
-(``--policy``) win rate and its KL to the model, when given.
+Per n and scorer it prints the gold score, refusal and over-refusal (also split, on the held-out
+set, into requests about a trained activity in new words and about a new activity), the win rate
+against the reference samples (the issue's ``win_rate``) and each intent's part of it ((wins -
+losses) / (2 x prompts), as ``win_rate_headroom.py``), and the reward model's mean score of the
+kept answers, averaged over the seeds, next to real policies' (``--policy``) win rate and KL to the
+model. ``--prompts train`` does the same on training prompts in the held-out set's proportions.
 
 Usage: python3 scripts/best_of_n_frontier.py [--model DIR] [--reward DIR] [--n 32] [--seeds 4]
-       [--policy DIR ...] [--json FILE] [--samples FILE]
-(``--samples FILE`` keeps the sampled answers, so another ``--reward`` rescores them in about a minute.)
-A diagnosis, not a test. About 2.5 min per sampling seed for N = 32 on one CPU thread.
+       [--reference DIR] [--policy DIR ...] [--prompts heldout|train] [--json FILE] [--samples FILE]
+(``--samples FILE`` keeps the sampled answers, so another ``--reward`` rescores them in minutes.)
+A diagnosis, not a test. About 11 min for N = 64 and 4 sampling seeds on one CPU thread.
 """
 
 from __future__ import annotations
@@ -168,6 +171,10 @@ def main() -> None:
         "--policy", action="append", help="a policy trained from --model: its win rate and KL (repeatable)"
     )
     parser.add_argument(
+        "--reference",
+        help="compare with this model's samples instead of --model's own (e.g. --model a PPO policy, --reference its SFT model)",
+    )
+    parser.add_argument(
         "--prompts",
         choices=("heldout", "train"),
         default="heldout",
@@ -187,13 +194,21 @@ def main() -> None:
     reward = [load_model(args.reward, kind="reward"), *load_ensemble_members(args.reward)]
     reward = reward[0] if len(reward) == 1 else reward
     prompts = world.eval_prompts() if args.prompts == "heldout" else training_prompts(world)
-    meta = {"model": str(Path(args.model).resolve()), "n": args.n, "seeds": args.seeds, "prompts": args.prompts}
+    reference_path = args.reference or args.model
+    meta = {
+        "model": str(Path(args.model).resolve()),
+        "n": args.n,
+        "seeds": args.seeds,
+        "prompts": args.prompts,
+        **({"reference": str(Path(args.reference).resolve())} if args.reference else {}),
+    }
     saved = load_samples(args.samples, meta) if args.samples else None
     if saved:
         reference, candidates = saved
     else:
         # The same samples `eval` draws for its seeds (it calls sample_and_judge on the held-out set).
-        reference = {seed: sample_and_judge(model, tokenizer, prompts, seed=seed) for seed in range(args.seeds)}
+        ref_model, ref_tokenizer = (model, tokenizer) if not args.reference else load(args.reference)
+        reference = {seed: sample_and_judge(ref_model, ref_tokenizer, prompts, seed=seed) for seed in range(args.seeds)}
         candidates = {
             seed: sample_candidates(model, tokenizer, prompts, args.n, seed=CANDIDATE_SEED + seed)
             for seed in range(args.seeds)
@@ -205,13 +220,20 @@ def main() -> None:
         "reward": {seed: reward_scores(reward, tokenizer, c) for seed, c in candidates.items()},
     }
     ns = powers_of_two(args.n)
-    result = {"model": args.model, "reward": args.reward, "seeds": args.seeds, "scorers": {}}
+    result = {
+        "model": args.model,
+        "reference": reference_path,
+        "reward": args.reward,
+        "seeds": args.seeds,
+        "scorers": {},
+    }
     for scorer, by_seed in scores.items():
         result["scorers"][scorer] = frontier_rows(candidates, reference, by_seed, ns, world, scores["reward"])
     result["policies"] = [policy_row(path, model, tokenizer, reference, world, prompts) for path in (args.policy or [])]
     intents = sorted({s.intent for s in reference[0]})
     print(
-        f"Best-of-n from {args.model} against its own samples, {args.prompts} prompts ({args.seeds} seeds; KL: the bound)"
+        f"Best-of-n from {args.model} against the samples of {reference_path}, {args.prompts} prompts"
+        f" ({args.seeds} seeds; KL to {args.model}: the bound)"
     )
     head = f"  {'scorer':7s} {'n':>3s} {'KL<=':>5s} {'reward':>6s} {'gold':>6s} {'refuse':>6s} {'over':>5s} {'win':>6s}"
     print(head + "".join(f" {i[:8]:>8s}" for i in intents))
