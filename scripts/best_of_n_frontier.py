@@ -36,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rlhf_core.best_of_n import best_indices, best_of_n, gold_scores, kl_bound, reward_scores, sample_candidates  # noqa: E402
+from rlhf_core.best_of_n import best_indices, gold_scores, kl_bound, reward_scores, sample_candidates  # noqa: E402
 from rlhf_core.evaluate import Sample, kl_to_reference, sample_and_judge, summarize, win_rate  # noqa: E402
 from rlhf_core.generate import EVAL_SAMPLING  # noqa: E402
 from rlhf_core.models import MODELS_DIR, load, load_ensemble_members, load_model  # noqa: E402
@@ -55,15 +55,13 @@ def frontier_rows(candidates_by_seed, reference_by_seed, scores_by_seed, ns, wor
     score of the chosen answers, ``reward_score``, to set against their gold score."""
     rows = []
     for n in ns:
-        chosen = {seed: best_of_n(c, scores_by_seed[seed], n) for seed, c in candidates_by_seed.items()}
+        picks = {seed: best_indices(scores_by_seed[seed], n) for seed in candidates_by_seed}
+        chosen = {
+            seed: [row[k] for row, k in zip(c, picks[seed], strict=True)] for seed, c in candidates_by_seed.items()
+        }
         proxy = None
-        if proxy_by_seed is not None:
-            # The proxy score of each chosen candidate: the same pick as best_of_n, read off the proxy.
-            picked = [
-                proxy_by_seed[seed][i][k]
-                for seed in candidates_by_seed
-                for i, k in enumerate(best_indices(scores_by_seed[seed], n))
-            ]
+        if proxy_by_seed is not None:  # the proxy's score of each chosen candidate
+            picked = [proxy_by_seed[seed][i][k] for seed in picks for i, k in enumerate(picks[seed])]
             proxy = sum(picked) / len(picked)
         metrics = [summarize(chosen[seed], world) for seed in chosen]
         wins = [win_rate(chosen[seed], reference_by_seed[seed]) for seed in chosen]
