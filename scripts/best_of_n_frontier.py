@@ -189,8 +189,8 @@ def main() -> None:
     torch.set_num_threads(1)
     world = World(seed=0)
     model, tokenizer = load(args.model)
+    # The reward model and its ensemble's other members, if any (one member scores as the model alone).
     reward = [load_model(args.reward, kind="reward"), *load_ensemble_members(args.reward)]
-    reward = reward[0] if len(reward) == 1 else reward
     prompts = world.eval_prompts() if args.prompts == "heldout" else training_prompts(world)
     reference_path = args.reference or args.model
     meta = {
@@ -249,7 +249,7 @@ def main() -> None:
             f" win {p['win_rate']:.3f}" + "".join(f" {p['parts'].get(i, 0.0):+8.3f}" for i in intents)
         )
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1, default=lambda o: dict(o)))
+        Path(args.json).write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
