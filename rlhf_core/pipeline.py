@@ -145,7 +145,15 @@ def run_pipeline(
         do_eval("sft", sft_model.eval(), tok)
         save_metrics()
     else:
-        sft_model, _ = load(out / "sft" if (out / "sft").exists() else MODELS_DIR / "sft", device=str(device))
+        sft_dir = out / "sft" if (out / "sft").exists() else MODELS_DIR / "sft"
+        sft_model, sft_tok = load(sft_dir, device=str(device))
+        if sft_tok.get_vocab() != tok.get_vocab():
+            # Every later stage tokenises with the base's tokenizer: with another base's, the SFT
+            # model reads the wrong token ids and PPO "trains" on gibberish without any error.
+            raise ValueError(
+                f"{sft_dir} was trained from another base model than {base} (their tokenizers differ); "
+                "pass the base it was trained from with --base."
+            )
     sft_model.eval()
 
     calib_drawn: list = []

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rlhf_core.best_of_n import best_indices, gold_scores, kl_bound, reward_scores, sample_candidates  # noqa: E402
 from rlhf_core.evaluate import Sample, kl_to_reference, sample_and_judge, summarize, win_rate  # noqa: E402
 from rlhf_core.generate import EVAL_SAMPLING  # noqa: E402
-from rlhf_core.models import MODELS_DIR, load, load_ensemble_members, load_model  # noqa: E402
+from rlhf_core.models import MODELS_DIR, load, load_ensemble_members, load_model, load_tokenizer  # noqa: E402
 from rlhf_core.world import World  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -191,6 +191,9 @@ def main() -> None:
     model, tokenizer = load(args.model)
     # The reward model and its ensemble's other members, if any (one member scores as the model alone).
     reward = [load_model(args.reward, kind="reward"), *load_ensemble_members(args.reward)]
+    if load_tokenizer(args.reward).get_vocab() != tokenizer.get_vocab():
+        # the candidates are scored with the policy's tokenizer: another base's would be gibberish
+        parser.error(f"{args.reward} and {args.model} come from different base models (their tokenizers differ)")
     prompts = world.eval_prompts() if args.prompts == "heldout" else training_prompts(world)
     reference_path = args.reference or args.model
     meta = {

@@ -160,3 +160,20 @@ def test_training_prompts_in_the_held_out_proportions(load_script, world):
     assert Counter(p.intent for p in prompts) == Counter(p.intent for p in world.eval_prompts())
     pool = {p.text for p in world.train_prompts()}
     assert all(p.text in pool and not p.heldout for p in prompts)
+
+
+def test_frontier_refuses_a_reward_model_of_another_base(load_script, tiny_base, tmp_path, monkeypatch, capsys):
+    """The candidates are scored with the policy's tokenizer, so a reward model from another base
+    (here the shipped one, against the tiny base) is a clear error before anything is sampled."""
+    from rlhf_core.models import save_checkpoint
+
+    tiny_base_dir = save_checkpoint(*tiny_base, tmp_path / "tiny")
+    script = load_script("best_of_n_frontier")
+    monkeypatch.setattr(script, "sample_candidates", lambda *a, **k: pytest.fail("sampled anyway"))
+    monkeypatch.setattr(
+        "sys.argv", ["best_of_n_frontier.py", "--model", str(tiny_base_dir), "--n", "2", "--seeds", "1"]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        script.main()
+    assert exit_info.value.code == 2
+    assert "different base models" in capsys.readouterr().err

@@ -165,6 +165,20 @@ def test_pipeline_reward_demos_flags(tiny_base_dir, tmp_path, capsys):
     assert "--reward-steps must be 1 or more" in capsys.readouterr().err
 
 
+def test_pipeline_refuses_an_sft_model_from_another_base(tiny_base_dir, tmp_path, capsys):
+    """Later stages tokenise with the base's tokenizer: an SFT model in --out trained from another
+    base (here the tiny one, then the shipped base by default) is a clear error, not a PPO run on
+    the wrong token ids."""
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--preset", "tiny", "--no-eval"]
+    assert main([*args, "--base", str(tiny_base_dir), "--stages", "sft"]) == 0
+    assert main([*args, "--stages", "reward"]) == 2
+    err = capsys.readouterr().err
+    assert "trained from another base model" in err and "--base" in err
+    assert not (out / "reward").exists()
+    assert main([*args, "--base", str(tiny_base_dir), "--stages", "reward"]) == 0
+
+
 def test_pipeline_reward_demos_self_check_flag(tiny_base_dir, tmp_path, capsys):
     """``--reward-demos-self-check`` opens every how-to and harmful demonstration with its verdict
     (the true one, as ``World.self_check`` writes it) and no other intent's; it needs --reward-demos."""
