@@ -283,6 +283,7 @@ def _pipeline(args) -> int:
         raise ValueError("--reward-demos-self-check needs --reward-demos N.")
     _override(overrides, "reward", "demo_self_check", args.reward_demos_self_check or None)
     _override(overrides, "reward", "steps", args.reward_steps, "--reward-steps", *at_least_1)
+    _override(overrides, "reward", "reframe_share", args.reward_reframe, "--reward-reframe", *share)
     _override(overrides, "ppo", "rounds", args.ppo_rounds, "--ppo-rounds", *at_least_1)
     _override(overrides, "ppo", "round_steps", args.ppo_round_steps, "--ppo-round-steps", *at_least_1)
     _override(overrides, "reward", "round_prompts", args.reward_round_prompts, "--reward-round-prompts", *at_least_1)
@@ -551,6 +552,14 @@ def build_parser() -> argparse.ArgumentParser:
         "as a --sft-self-check model writes (RewardConfig.demo_self_check)",
     )
     p.add_argument("--reward-steps", type=int, default=None, help="override the reward model's optimiser steps")
+    p.add_argument(
+        "--reward-reframe",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="the reward model also sees this share of the pairs with the request in a made-up frame of training "
+        "words around its numbers, category, concept or activity (RewardConfig.reframe_share; 0: none)",
+    )
     p.add_argument(
         "--ppo-rounds",
         type=int,

@@ -31,6 +31,7 @@ from .reward import (
     load_pairs,
     mean_of_members,
     pair_accuracy,
+    reframed_pairs,
     reward_model_from_policy,
     sample_comparisons,
     sample_preference_pairs,
@@ -174,6 +175,18 @@ def run_pipeline(
         ``steps`` steps, calibrated on the SFT model's samples and saved to ``folder`` (members under
         ``ENSEMBLE_DIR``). Returns the members, the first one's history and its calibration."""
         members, history, calib = [], [], {}
+        rcfg = configs["reward"]
+        # The same comparisons asked in made-up frames (RewardConfig.reframe_share), for the reward
+        # model only: DPO and the saved preference_pairs.jsonl keep the sampled requests.
+        reframed = reframed_pairs(
+            train_pairs,
+            world,
+            rcfg.reframe_share,
+            seed=seed + 3,
+            noise=rcfg.annotator_noise,
+            length_bias=rcfg.annotator_length_bias,
+        )
+        train_pairs = list(train_pairs) + reframed
         for k in range(configs["reward"].ensemble):
             if k > 0:
                 torch.manual_seed(seed + k)
@@ -191,6 +204,8 @@ def run_pipeline(
             if k == 0:
                 history, calib = h, member_calib
             members.append(member)
+        if reframed:  # next to the checkpoint (written after it: saving replaces the folder)
+            save_pairs(reframed, folder / "preference_pairs_reframed.jsonl")
         return members, history, calib
 
     def reward_accuracy(members, held_out) -> dict:

@@ -29,6 +29,7 @@ from .judge import CRITERIA, is_refusal, judge, prefer
 from .losses import bradley_terry_loss
 from .packed import shared_prompt_forward, tokenize_pairs
 from .training import StepTrainer, tokenize_conversations
+from .world.phrasings import reframe
 
 
 @dataclass
@@ -41,7 +42,7 @@ class PreferencePair:
     intent: str = "open"
     chosen_score: float = float("nan")
     rejected_score: float = float("nan")
-    source: str = "annotator"  # "annotator" (simulated), "student", "demonstration" (demo_share) or "round"
+    source: str = "annotator"  # "annotator" (simulated), "student", "demonstration" (demo_share), "round" or "reframed"
 
     def to_trl(self) -> dict:
         """The ``{"prompt", "chosen", "rejected"}`` record that TRL's trainers read."""
@@ -83,6 +84,12 @@ class RewardConfig:
     demo_foreign: int = 0
     """Per demonstration, this many extra comparisons against a sample written for a request of
     another intent (the first one, for a harmful request or a look-alike, from the other of the two)."""
+    reframe_share: float = 0.0
+    """Share of the sampled pairs that the reward model also sees with the request in a made-up
+    frame (:func:`reframed_pairs`; "Poem please 14 minus 5 today?" for "What is 14 minus 5?"), same
+    two answers, labelled again by the annotator. Only sums, lists, explanations and how-to requests
+    are reframed; DPO and the saved pairs keep the sampled ones. 0: none (over three pipeline seeds
+    share 0.5 changed neither held-out pair accuracy nor PPO: docs/results.md, session 25)."""
     annotator_noise: float = 0.0
     """Chance the simulated annotator answers at random (0: clean labels)."""
     annotator_length_bias: float = 0.0
@@ -327,6 +334,50 @@ def _annotated_pair(
     pick = prefer(prompt, a, b, rng, noise=noise, length_bias=length_bias)
     (chosen, c_score), (rejected, r_score) = ((a, a_score), (b, b_score))[:: 1 if pick == 0 else -1]
     return PreferencePair(prompt.text, chosen, rejected, prompt.intent, c_score, r_score, source)
+
+
+def reframed_pairs(
+    pairs: list[PreferencePair],
+    world,
+    share: float,
+    *,
+    seed: int = 0,
+    noise: float = 0.0,
+    length_bias: float = 0.0,
+) -> list[PreferencePair]:
+    """For a ``share`` of ``pairs`` (a seeded choice), the same two answers to the request in a
+    made-up frame (:func:`rlhf_core.world.phrasings.reframe`), labelled by the annotator on the
+    reframed request; source "reframed". Pairs the frame cannot carry (poems, notes, greetings,
+    "unknown" questions) and ties are skipped.
+
+    Why: the reward model reads a request's first words. Asked in a held-out wording ("Quick
+    question: 14 minus 5 equals what?"), the shipped one preferred a list to the sum on 0.69 of
+    held-out sum pairs; frames of training words around the numbers, the category, the concept
+    or the activity teach it that those decide. Measured (docs/results.md, session 25): sum pairs in
+    a held-out wording right 0.31 -> 0.88 on one seed's pairs, but held-out pair accuracy and PPO
+    unchanged on average over three pipeline seeds."""
+    rng = random.Random(seed)
+    out: list[PreferencePair] = []
+    for pair in pairs:
+        if rng.random() >= share:
+            continue
+        prompt = reframe(world.parse_prompt(pair.prompt), rng)
+        if prompt is None:
+            continue
+        new = _annotated_pair(
+            prompt,
+            pair.chosen,
+            judge(prompt, pair.chosen).total,
+            pair.rejected,
+            judge(prompt, pair.rejected).total,
+            rng=rng,
+            noise=noise,
+            length_bias=length_bias,
+            source="reframed",
+        )
+        if new is not None:
+            out.append(new)
+    return out
 
 
 def reward_model_from_policy(policy):

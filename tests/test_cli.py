@@ -165,6 +165,32 @@ def test_pipeline_reward_demos_flags(tiny_base_dir, tmp_path, capsys):
     assert "--reward-steps must be 1 or more" in capsys.readouterr().err
 
 
+def test_pipeline_reward_reframe_flag(tiny_base_dir, tmp_path, capsys, monkeypatch):
+    """``--reward-reframe SHARE`` reaches RewardConfig.reframe_share: the reward model trains on the
+    sampled pairs plus their reframed copies (saved next to it), while preference_pairs.jsonl, which
+    DPO reads, keeps only the sampled ones; a share outside 0-1 is a clear error."""
+    import rlhf_core.pipeline as pipeline_module
+
+    seen = []
+    real = pipeline_module.RewardTrainer
+    monkeypatch.setattr(
+        pipeline_module,
+        "RewardTrainer",
+        lambda cfg, m, tok, pairs, *a: seen.append(pairs) or real(cfg, m, tok, pairs, *a),
+    )
+    out = tmp_path / "run"
+    args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny", "--stages", "sft,reward"]
+    assert main([*args, "--reward-reframe", "1", "--no-eval"]) == 0
+    assert json.loads((out / "reward" / "training_info.json").read_text())["config"]["reframe_share"] == 1.0
+    read = lambda name: [json.loads(line) for line in (out / "reward" / name).open()]  # noqa: E731
+    sampled, reframed = read("preference_pairs.jsonl"), read("preference_pairs_reframed.jsonl")
+    assert reframed and {p["source"] for p in reframed} == {"reframed"}
+    assert {p["source"] for p in sampled} == {"annotator"}
+    assert len(seen[-1]) == len(sampled) + len(reframed)
+    assert main([*args, "--reward-reframe", "1.5"]) == 2
+    assert "--reward-reframe must be between 0 and 1" in capsys.readouterr().err
+
+
 def test_pipeline_refuses_an_sft_model_from_another_base(tiny_base_dir, tmp_path, capsys):
     """Later stages tokenise with the base's tokenizer: an SFT model in --out trained from another
     base (here the tiny one, then the shipped base by default) is a clear error, not a PPO run on

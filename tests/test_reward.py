@@ -17,6 +17,7 @@ from rlhf_core.reward import (
     deciding_criteria,
     load_pairs,
     pair_accuracy,
+    reframed_pairs,
     reward_model_from_policy,
     sample_comparisons,
     sample_preference_pairs,
@@ -24,6 +25,7 @@ from rlhf_core.reward import (
     score_texts,
 )
 from rlhf_core.training import run
+from rlhf_core.world import Prompt, phrasings
 
 GENERIC = "Hey! How can I help?"
 
@@ -342,3 +344,33 @@ def test_ensemble_scores_and_pair_accuracy_use_the_members_mean(tiny_sft, world)
     rejected = score_texts(members, tok, [p.prompt for p in pairs], [p.rejected for p in pairs])
     expected = sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(pairs)
     assert pair_accuracy(members, tok, pairs)["pair_accuracy"] == expected
+
+
+def test_reframed_pairs_are_the_same_answers_judged_on_the_reframed_request(world):
+    """``reframe_share``: about that share of the pairs comes back once more, same two answers, with
+    the request in a made-up frame (same intent and slots) and the annotator's label on it; poems,
+    notes, greetings and "unknown" questions never; the same seed gives the same pairs."""
+    from rlhf_core.judge import judge
+
+    rng = random.Random(1)
+    prompts = world.train_prompts()[:300]
+    # the right answer against another request's right answer: the judge tells every such pair apart
+    pairs = [
+        PreferencePair(p.text, world.ideal_response(p, rng), world.ideal_response(q, rng), p.intent)
+        for p, q in zip(prompts, prompts[1:] + prompts[:1], strict=True)
+        if p.intent != q.intent
+    ]
+    reframable = [p for p in pairs if p.intent in phrasings.REFRAMED_INTENTS]
+    out = reframed_pairs(pairs, world, 0.5, seed=3)
+    assert out == reframed_pairs(pairs, world, 0.5, seed=3)
+    assert 0.35 * len(reframable) < len(out) < 0.6 * len(reframable)
+    assert reframed_pairs(pairs, world, 0.0, seed=3) == []
+    assert len(reframed_pairs(pairs, world, 1.0, seed=3)) > 0.85 * len(reframable)
+    originals = {(p.chosen, p.rejected): p for p in pairs}
+    for new in out:
+        assert new.source == "reframed" and new.intent in phrasings.REFRAMED_INTENTS
+        old = originals.get((new.chosen, new.rejected)) or originals[(new.rejected, new.chosen)]
+        assert new.prompt != old.prompt and new.intent == old.intent
+        prompt = world.parse_prompt(old.prompt)
+        reframed = Prompt(new.prompt, prompt.intent, prompt.slots)
+        assert judge(reframed, new.chosen).total > judge(reframed, new.rejected).total  # clean labels

@@ -11,7 +11,7 @@ import pytest
 from rlhf_core.judge import is_refusal
 from rlhf_core.world import INTENTS, Prompt, World, knowledge, phrasings, writing
 from rlhf_core.world.corpus import faq, is_forum_thread, request_echo
-from rlhf_core.world.text import normalize
+from rlhf_core.world.text import normalize, number_to_words
 from rlhf_core.world.world import EVAL_SIZES
 from rlhf_core.world.writing import FAQ_TITLE
 
@@ -489,3 +489,51 @@ def test_short_self_check_drops_the_guide_opening_and_keeps_every_step(world: Wo
     assert dropped > 60 and len(harmful) > 30
     kept = [r for (p, r), (_, r0) in zip(short, long, strict=True) if p.intent == "harmful" and r == r0]
     assert kept and all(is_refusal(r) for r in kept)  # the refusals, word for word
+
+
+def test_reframed_requests_keep_the_slots_in_training_words_only(world: World) -> None:
+    """``reframe``: sums, lists, explanations and how-to requests keep their slot words (the numbers,
+    the count and category, the concept, the activity) inside a frame of training-phrasing words or
+    made-up words; no word that only a held-out phrasing uses ever appears; poems, notes, greetings,
+    "unknown" questions and concepts that are also poem topics are not reframed."""
+    training = set(phrasings.training_words())
+    heldout_only = {
+        w
+        for group in phrasings.PHRASINGS.values()
+        for p in group
+        if p.heldout
+        for w in re.findall(r"[a-z']+", phrasings._HOLE.sub(" ", p.template).lower())
+    } - training
+    assert {"quick", "equals", "instructions", "describe", "gist", "jot"} <= heldout_only
+    rng = random.Random(0)
+    prompts = world.train_prompts()
+    texts, kept = set(), Counter()
+    for prompt in prompts:
+        new = phrasings.reframe(prompt, rng)
+        if new is None:
+            concept = dict(prompt.slots).get("concept", "")
+            assert prompt.intent not in phrasings.REFRAMED_INTENTS or (
+                prompt.intent == "explain" and re.sub(r"^(a|an|the) ", "", concept) in knowledge.TRAIN_TOPICS
+            ), prompt
+            continue
+        kept[prompt.intent] += 1
+        assert (new.intent, new.slots, new.heldout) == (prompt.intent, prompt.slots, False)
+        slots = dict(prompt.slots)
+        core = {
+            "arithmetic": f"{slots.get('a')} {slots.get('op')} {slots.get('b')}",
+            "explain": slots.get("concept"),
+            "harmful": slots.get("activity"),
+            "benign_howto": slots.get("activity"),
+        }.get(prompt.intent)
+        if prompt.intent == "list":
+            n = int(slots["n"])
+            digits, words = f"{n} {slots['category']}", f"{number_to_words(n)} {slots['category']}"
+            core = digits if digits in new.text else words
+        assert f" {core}" in new.text, (new.text, core)
+        frame = new.text.replace(core, " ")  # the slot words may be anything ("blow out ...")
+        assert not set(re.findall(r"[a-z']+", frame.lower())) & heldout_only, new.text
+        assert new.text != prompt.text
+        texts.add(new.text)
+    assert set(kept) == set(phrasings.REFRAMED_INTENTS)
+    assert len(texts) == sum(kept.values())  # a new frame each time, not a few memorisable ones
+    assert phrasings.reframe(prompts[0], random.Random(7)) == phrasings.reframe(prompts[0], random.Random(7))

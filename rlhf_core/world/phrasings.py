@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from rlhf_core.world.knowledge import nonce_topic, topic_phrase
+from rlhf_core.world.knowledge import TRAIN_TOPICS, nonce_topic, topic_phrase
+from rlhf_core.world.prompt import Prompt
 from rlhf_core.world.text import normalize, number_to_words
 
 _HOLE = re.compile(r"\{(\w+)\}")
@@ -313,3 +314,61 @@ def made_up_frame(rng, max_words: int = 4) -> str:
     words = [rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng) for _ in range(rng.randint(1, max_words))]
     words[0] = words[0][:1].upper() + words[0][1:]
     return " ".join([*words, rng.choice(("to", "how to")), "{activity}"]) + rng.choice((".", "?"))
+
+
+# Intents whose slots alone say what is asked: the numbers and the operation, the count and the
+# category, the concept, the activity. A poem, a note or a greeting is told apart by its wording.
+REFRAMED_INTENTS: tuple[str, ...] = ("arithmetic", "list", "explain", "harmful", "benign_howto")
+
+
+@cache
+def training_words() -> tuple[str, ...]:
+    """Every word of every intent's training phrasings, less the slot names: the words a
+    :func:`reframe` frame is built from. A word that only a held-out phrasing uses ("quick",
+    "equals", "instructions", "describe", ...) is not among them, by construction."""
+    words = set()
+    for group in PHRASINGS.values():
+        for phrasing in group:
+            if not phrasing.heldout:
+                words.update(re.findall(r"[a-z']+", _HOLE.sub(" ", phrasing.template).lower()))
+    return tuple(sorted(words))
+
+
+def reframe(prompt: Prompt, rng, max_lead: int = 4, max_trail: int = 3) -> Prompt | None:
+    """The same request with the words that say what is asked in a made-up frame, or None where
+    the wording decides the intent (poems, notes, greetings, "unknown" questions, a concept that is
+    also a poem topic).
+
+    The kept words are the slots: "14 minus 5", "four insects" (or "4 insects"), "the moon",
+    "(how) to pick a lock". Around them go one to ``max_lead`` words before and up to ``max_trail``
+    after, each a word of :func:`training_words` (a made-up word a quarter of the time), so a frame
+    may carry another intent's cue ("Write please 14 minus 5 today?"). Same intent and slots, not
+    held out: the gold judge scores answers to it as to the original request.
+
+    Reward-model pairs asked this way (``RewardConfig.reframe_share``) teach the reward model to read
+    the numbers, the category or the activity, not the first words; the shipped one is right on 0.31
+    of held-out sum pairs, all of them asked in a held-out wording (docs/results.md, session 25)."""
+    if prompt.intent not in REFRAMED_INTENTS:
+        return None
+    slots = dict(prompt.slots)
+    if prompt.intent == "arithmetic":
+        core = f"{slots['a']} {slots['op']} {slots['b']}"
+    elif prompt.intent == "list":
+        n = int(slots["n"])
+        core = f"{number_to_words(n) if rng.random() < 0.5 else n} {slots['category']}"
+    elif prompt.intent == "explain":
+        if re.sub(r"^(a|an|the) ", "", slots["concept"]) in TRAIN_TOPICS:  # "the moon": a poem's topic too
+            return None
+        core = slots["concept"]
+    else:  # harmful, benign_howto
+        core = rng.choice(("to ", "how to ", "")) + slots["activity"]
+    pool = training_words()
+
+    def word() -> str:
+        return rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng)
+
+    lead = [word() for _ in range(rng.randint(1, max_lead))]
+    trail = [word() for _ in range(rng.randint(0, max_trail))]
+    lead[0] = lead[0][:1].upper() + lead[0][1:]
+    text = " ".join([*lead, core, *trail]) + rng.choice((".", "?"))
+    return Prompt(text, prompt.intent, prompt.slots, False)
