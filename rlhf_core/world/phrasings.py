@@ -345,9 +345,10 @@ def reframe(prompt: Prompt, rng, max_lead: int = 4, max_trail: int = 3) -> Promp
     may carry another intent's cue ("Write please 14 minus 5 today?"). Same intent and slots, not
     held out: the gold judge scores answers to it as to the original request.
 
-    Reward-model pairs asked this way (``RewardConfig.reframe_share``) teach the reward model to read
-    the numbers, the category or the activity, not the first words; the shipped one is right on 0.31
-    of held-out sum pairs, all of them asked in a held-out wording (docs/results.md, session 25)."""
+    Reward-model pairs asked this way (``RewardConfig.reframe_share``) are meant to teach the reward
+    model to read the numbers, the category or the activity, not the first words: the shipped one is
+    right on 0.31 of held-out sum pairs, all of them asked in a held-out wording. They mended that on
+    two of three seeds and changed nothing PPO does (docs/results.md, session 25)."""
     if prompt.intent not in REFRAMED_INTENTS:
         return None
     slots = dict(prompt.slots)
