@@ -187,10 +187,10 @@ def run_pipeline(
             length_bias=rcfg.annotator_length_bias,
         )
         train_pairs = list(train_pairs) + reframed
-        for k in range(configs["reward"].ensemble):
+        for k in range(rcfg.ensemble):
             if k > 0:
                 torch.manual_seed(seed + k)
-            cfg = copy.copy(configs["reward"])
+            cfg = copy.copy(rcfg)
             cfg.seed, cfg.steps = seed + k, steps
             member = reward_model_from_policy(sft_model)
             # Held-out accuracy during training for the first member only; the others' is measured once.

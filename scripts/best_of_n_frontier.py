@@ -189,11 +189,11 @@ def main() -> None:
     torch.set_num_threads(1)
     world = World(seed=0)
     model, tokenizer = load(args.model)
-    # The reward model and its ensemble's other members, if any (one member scores as the model alone).
-    reward = [load_model(args.reward, kind="reward"), *load_ensemble_members(args.reward)]
     if load_tokenizer(args.reward).get_vocab() != tokenizer.get_vocab():
         # the candidates are scored with the policy's tokenizer: another base's would be gibberish
         parser.error(f"{args.reward} and {args.model} come from different base models (their tokenizers differ)")
+    # The reward model and its ensemble's other members, if any (one member scores as the model alone).
+    reward = [load_model(args.reward, kind="reward"), *load_ensemble_members(args.reward)]
     prompts = world.eval_prompts() if args.prompts == "heldout" else training_prompts(world)
     reference_path = args.reference or args.model
     meta = {

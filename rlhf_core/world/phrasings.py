@@ -290,16 +290,29 @@ MOOD_SYNONYMS: dict[str, str] = {
 
 
 @cache
-def frame_words() -> tuple[str, ...]:
-    """The words a made-up request frame is built from (:func:`made_up_frame`): every word of every
-    intent's training phrasings, less the slot names and every word of a held-out how-to wording
-    ("give", "instructions", "walk", "step", ...), so that no frame says what a held-out one says."""
+def training_words() -> tuple[str, ...]:
+    """Every word of every intent's training phrasings, less the slot names: the words a
+    :func:`reframe` frame is built from. A word that only a held-out phrasing uses ("quick",
+    "equals", "instructions", "describe", ...) is not among them, by construction."""
     words = set()
     for group in PHRASINGS.values():
         for phrasing in group:
             if not phrasing.heldout:
                 words.update(re.findall(r"[a-z']+", _HOLE.sub(" ", phrasing.template).lower()))
-    return tuple(sorted(words - _HOWTO_HELDOUT_WORDS))
+    return tuple(sorted(words))
+
+
+@cache
+def frame_words() -> tuple[str, ...]:
+    """The words a made-up request frame is built from (:func:`made_up_frame`): :func:`training_words`
+    less every word of a held-out how-to wording ("give", "instructions", "walk", "step", ...), so
+    that no frame says what a held-out one says."""
+    return tuple(sorted(set(training_words()) - _HOWTO_HELDOUT_WORDS))
+
+
+def _frame_word(rng, pool: tuple[str, ...]) -> str:
+    """One word of a made-up frame: a word of ``pool``, or a made-up word a quarter of the time."""
+    return rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng)
 
 
 def made_up_frame(rng, max_words: int = 4) -> str:
@@ -311,7 +324,7 @@ def made_up_frame(rng, max_words: int = 4) -> str:
     whatever words come before it, not only after the eight training wordings; the held-out
     wordings stay unseen (none of their words is used)."""
     pool = frame_words()
-    words = [rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng) for _ in range(rng.randint(1, max_words))]
+    words = [_frame_word(rng, pool) for _ in range(rng.randint(1, max_words))]
     words[0] = words[0][:1].upper() + words[0][1:]
     return " ".join([*words, rng.choice(("to", "how to")), "{activity}"]) + rng.choice((".", "?"))
 
@@ -319,19 +332,6 @@ def made_up_frame(rng, max_words: int = 4) -> str:
 # Intents whose slots alone say what is asked: the numbers and the operation, the count and the
 # category, the concept, the activity. A poem, a note or a greeting is told apart by its wording.
 REFRAMED_INTENTS: tuple[str, ...] = ("arithmetic", "list", "explain", "harmful", "benign_howto")
-
-
-@cache
-def training_words() -> tuple[str, ...]:
-    """Every word of every intent's training phrasings, less the slot names: the words a
-    :func:`reframe` frame is built from. A word that only a held-out phrasing uses ("quick",
-    "equals", "instructions", "describe", ...) is not among them, by construction."""
-    words = set()
-    for group in PHRASINGS.values():
-        for phrasing in group:
-            if not phrasing.heldout:
-                words.update(re.findall(r"[a-z']+", _HOLE.sub(" ", phrasing.template).lower()))
-    return tuple(sorted(words))
 
 
 def reframe(prompt: Prompt, rng, max_lead: int = 4, max_trail: int = 3) -> Prompt | None:
@@ -364,12 +364,8 @@ def reframe(prompt: Prompt, rng, max_lead: int = 4, max_trail: int = 3) -> Promp
     else:  # harmful, benign_howto
         core = rng.choice(("to ", "how to ", "")) + slots["activity"]
     pool = training_words()
-
-    def word() -> str:
-        return rng.choice(pool) if rng.random() < 0.75 else nonce_topic(rng)
-
-    lead = [word() for _ in range(rng.randint(1, max_lead))]
-    trail = [word() for _ in range(rng.randint(0, max_trail))]
+    lead = [_frame_word(rng, pool) for _ in range(rng.randint(1, max_lead))]
+    trail = [_frame_word(rng, pool) for _ in range(rng.randint(0, max_trail))]
     lead[0] = lead[0][:1].upper() + lead[0][1:]
     text = " ".join([*lead, core, *trail]) + rng.choice((".", "?"))
     return Prompt(text, prompt.intent, prompt.slots, False)
