@@ -245,6 +245,9 @@ def _pipeline(args) -> int:
     above_0 = (lambda v: v > 0, "above 0")
     _override(overrides, "ppo", "kl_coef", args.ppo_kl_coef)
     _override(overrides, "ppo", "steps", args.ppo_steps)
+    _override(overrides, "ppo", "lr", args.ppo_lr, "--ppo-lr", *above_0)
+    _override(overrides, "ppo", "batch_size", args.ppo_batch_size, "--ppo-batch-size", *at_least_1)
+    _override(overrides, "ppo", "ppo_epochs", args.ppo_epochs, "--ppo-epochs", *at_least_1)
     # An adaptive KL coefficient starts at --ppo-kl-coef (or the preset's) and tracks the target.
     _override(overrides, "ppo", "kl_target", args.ppo_kl_target, "--ppo-kl-target", *above_0, adaptive_kl=True)
     if args.ppo_kl_horizon is not None and args.ppo_kl_target is None:
@@ -427,6 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ppo-kl-coef", type=float, default=None, help="override PPO's beta (0: no KL leash)")
     p.add_argument("--ppo-steps", type=int, default=None, help="override PPO's number of steps")
+    p.add_argument("--ppo-lr", type=float, default=None, help="override PPO's learning rate (PPOConfig.lr)")
+    p.add_argument(
+        "--ppo-batch-size", type=int, default=None, help="override PPO's responses per rollout (PPOConfig.batch_size)"
+    )
+    p.add_argument(
+        "--ppo-epochs", type=int, default=None, help="override PPO's passes over each rollout (PPOConfig.ppo_epochs)"
+    )
     p.add_argument(
         "--ppo-kl-target",
         type=float,
