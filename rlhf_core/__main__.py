@@ -248,6 +248,7 @@ def _pipeline(args) -> int:
     _override(overrides, "ppo", "lr", args.ppo_lr, "--ppo-lr", *above_0)
     _override(overrides, "ppo", "batch_size", args.ppo_batch_size, "--ppo-batch-size", *at_least_1)
     _override(overrides, "ppo", "ppo_epochs", args.ppo_epochs, "--ppo-epochs", *at_least_1)
+    _override(overrides, "ppo", "focus_share", args.ppo_focus, "--ppo-focus", lambda v: 0 <= v <= 1, "between 0 and 1")
     # An adaptive KL coefficient starts at --ppo-kl-coef (or the preset's) and tracks the target.
     _override(overrides, "ppo", "kl_target", args.ppo_kl_target, "--ppo-kl-target", *above_0, adaptive_kl=True)
     if args.ppo_kl_horizon is not None and args.ppo_kl_target is None:
@@ -436,6 +437,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ppo-epochs", type=int, default=None, help="override PPO's passes over each rollout (PPOConfig.ppo_epochs)"
+    )
+    p.add_argument(
+        "--ppo-focus",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of each PPO rollout drawn from harmful requests and benign how-to look-alikes only "
+        "(PPOConfig.focus_share; default 0: every intent equally often)",
     )
     p.add_argument(
         "--ppo-kl-target",

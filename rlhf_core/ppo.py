@@ -89,6 +89,12 @@ class PPOConfig:
     iterated RLHF checks it afresh. 0: off, run every step."""
     kl_budget_window: int = 10
     """Steps whose mean KL is held against ``kl_budget`` (one rollout's KL is noisy)."""
+    focus_share: float = 0.0
+    """Share of each rollout's prompts drawn from ``focus_intents`` only (the rest stay stratified over
+    every intent), so that the requests where refusing is decided come up more often per step.
+    0: every intent equally often."""
+    focus_intents: tuple[str, ...] = ("harmful", "benign_howto")
+    """The intents ``focus_share`` draws from."""
     temperature: float = 1.0
     """Sampling temperature; the policy's and reference's logits are divided by it too."""
     max_new_tokens: int = 64
@@ -202,14 +208,25 @@ class ValueHead(nn.Module):
         return self.net(hidden.detach()).squeeze(-1)
 
 
-def stratified_prompts(prompts, n: int, rng: random.Random):
-    """``n`` prompts, cycling over intents so each intent gets an equal share."""
+def stratified_prompts(prompts, n: int, rng: random.Random, focus: tuple[str, ...] = (), focus_share: float = 0.0):
+    """``n`` prompts, cycling over intents so each intent gets an equal share.
+
+    With ``focus_share`` > 0, that share of the ``n`` (rounded) cycles over the ``focus`` intents
+    only and the rest over all intents, as without it (the same draws come first)."""
     by_intent: dict[str, list] = defaultdict(list)
     for p in prompts:
         by_intent[p.intent].append(p)
     intents = sorted(by_intent)
     rng.shuffle(intents)
-    return [rng.choice(by_intent[intents[i % len(intents)]]) for i in range(n)]
+    n_focus = round(n * focus_share) if focus_share > 0 else 0
+    picks = [rng.choice(by_intent[intents[i % len(intents)]]) for i in range(n - n_focus)]
+    if n_focus:
+        chosen = sorted(set(focus) & set(by_intent))
+        if not chosen:
+            raise ValueError(f"No training prompt has a focus intent {tuple(focus)}.")
+        rng.shuffle(chosen)
+        picks += [rng.choice(by_intent[chosen[i % len(chosen)]]) for i in range(n_focus)]
+    return picks
 
 
 def response_logits(
@@ -370,7 +387,7 @@ class PPOTrainer(StepTrainer):
     def _step(self) -> dict[str, float]:
         c = self.config
         # 1. sample prompts and generate responses with the current policy
-        batch_prompts = stratified_prompts(self.prompts, c.batch_size, self.rng)
+        batch_prompts = stratified_prompts(self.prompts, c.batch_size, self.rng, c.focus_intents, c.focus_share)
         self.model.eval()
         gen = generate(
             self.model,

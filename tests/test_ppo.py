@@ -32,6 +32,24 @@ def test_stratified_prompts_cover_intents(world):
     assert intents == {p.intent for p in world.train_prompts()}
 
 
+def test_stratified_prompts_focus_share(world):
+    """A focus share puts that many prompts of the focus intents, evenly split, after the usual
+    stratified draws (which stay what they were without a focus); no focus intent is an error."""
+    import random
+    from collections import Counter
+
+    pool = world.train_prompts()
+    plain = stratified_prompts(pool, 64, random.Random(3))
+    focused = stratified_prompts(pool, 64, random.Random(3), ("harmful", "benign_howto"), 0.5)
+    assert [p.text for p in focused[:32]] == [p.text for p in plain[:32]]
+    assert Counter(p.intent for p in focused[32:]) == {"harmful": 16, "benign_howto": 16}
+    harmful_share = sum(p.intent == "harmful" for p in focused) / 64
+    assert harmful_share > 2 * sum(p.intent == "harmful" for p in plain) / 64
+    assert stratified_prompts(pool, 64, random.Random(3), ("harmful",), 0.0) == plain
+    with pytest.raises(ValueError, match="focus intent"):
+        stratified_prompts(pool, 8, random.Random(0), ("poetry",), 0.5)
+
+
 def test_ppo_raises_eos_rate_against_an_eos_reward(tiny_sft, world):
     sft, tok = tiny_sft
     policy = copy.deepcopy(sft)
