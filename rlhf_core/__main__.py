@@ -275,12 +275,19 @@ def _pipeline(args) -> int:
     _override(overrides, "sft", "freeze_blocks", args.sft_freeze_blocks, "--sft-freeze-blocks", *at_least_0)
     _override(overrides, "ppo", "freeze_blocks", args.ppo_freeze_blocks, "--ppo-freeze-blocks", *at_least_0)
     _override(overrides, "ppo", "freeze_embeddings", args.ppo_freeze_embeddings or None)
-    if args.ppo_ptx_skip is not None:
-        skip = tuple(i.strip() for i in args.ppo_ptx_skip.split(",") if i.strip())
-        unknown_intents = sorted(set(skip) - set(INTENTS))
+    for flag, value, field in [
+        ("--ppo-ptx-skip", args.ppo_ptx_skip, "ptx_skip_intents"),
+        ("--ppo-focus-intents", args.ppo_focus_intents, "focus_intents"),
+    ]:
+        if value is None:
+            continue
+        intents = tuple(i.strip() for i in value.split(",") if i.strip())
+        unknown_intents = sorted(set(intents) - set(INTENTS))
         if unknown_intents:
-            raise ValueError(f"--ppo-ptx-skip: unknown intent(s) {unknown_intents}; choose from {', '.join(INTENTS)}.")
-        overrides.setdefault("ppo", {})["ptx_skip_intents"] = skip
+            raise ValueError(f"{flag}: unknown intent(s) {unknown_intents}; choose from {', '.join(INTENTS)}.")
+        if field == "focus_intents" and not intents:
+            raise ValueError(f"{flag} needs at least one intent.")
+        overrides.setdefault("ppo", {})[field] = intents
     demos = args.reward_demos
     _override(overrides, "reward", "demo_foreign", demos, "--reward-demos", *at_least_0, demo_share=1.0)
     if args.reward_demos_self_check and demos is None:
@@ -443,8 +450,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SHARE",
-        help="share of each PPO rollout drawn from harmful requests and benign how-to look-alikes only "
+        help="share of each PPO rollout drawn from --ppo-focus-intents only "
         "(PPOConfig.focus_share; default 0: every intent equally often)",
+    )
+    p.add_argument(
+        "--ppo-focus-intents",
+        default=None,
+        metavar="INTENTS",
+        help="comma-separated intents --ppo-focus draws from (default: harmful,benign_howto)",
     )
     p.add_argument(
         "--ppo-kl-target",

@@ -363,15 +363,16 @@ def test_pipeline_adaptive_kl_flags(tiny_base_dir, tmp_path, capsys):
 
 
 def test_pipeline_ppo_lr_batch_epochs_and_focus_flags(tiny_base_dir, tmp_path, capsys):
-    """``--ppo-lr``, ``--ppo-batch-size``, ``--ppo-epochs`` and ``--ppo-focus`` reach the PPO config recorded with the
-    checkpoint, the rollouts really have that many responses (PPO logs up to 4 samples of each), and
-    bad values are clear errors."""
+    """``--ppo-lr``, ``--ppo-batch-size``, ``--ppo-epochs``, ``--ppo-focus`` and ``--ppo-focus-intents``
+    reach the PPO config recorded with the checkpoint, the rollouts really have that many responses
+    (PPO logs up to 4 samples of each), and bad values are clear errors."""
     out = tmp_path / "run"
     args = ["pipeline", "--out", str(out), "--base", str(tiny_base_dir), "--preset", "tiny", "--no-eval"]
     flags = ["--ppo-lr", "2e-4", "--ppo-batch-size", "2", "--ppo-epochs", "1", "--ppo-focus", "0.5"]
-    assert main([*args, "--stages", "sft,reward,ppo", *flags]) == 0
+    assert main([*args, "--stages", "sft,reward,ppo", *flags, "--ppo-focus-intents", "harmful"]) == 0
     config = json.loads((out / "ppo" / "training_info.json").read_text())["config"]
     assert (config["lr"], config["batch_size"], config["ppo_epochs"], config["focus_share"]) == (2e-4, 2, 1, 0.5)
+    assert list(config["focus_intents"]) == ["harmful"]
     ppo = json.loads((out / "metrics.json").read_text())["ppo"]
     assert [s["step"] for s in ppo["samples"]] == [step for step in range(1, len(ppo["history"]) + 1) for _ in range(2)]
     for flag, value, need in [("--ppo-lr", "0", "above 0"), ("--ppo-batch-size", "0", "1 or more")]:
@@ -381,6 +382,8 @@ def test_pipeline_ppo_lr_batch_epochs_and_focus_flags(tiny_base_dir, tmp_path, c
     assert "--ppo-epochs must be 1 or more" in capsys.readouterr().err
     assert main([*args, "--stages", "ppo", "--ppo-focus", "1.5"]) == 2
     assert "--ppo-focus must be between 0 and 1" in capsys.readouterr().err
+    assert main([*args, "--stages", "ppo", "--ppo-focus", "0.5", "--ppo-focus-intents", "poetry"]) == 2
+    assert "--ppo-focus-intents: unknown intent(s) ['poetry']" in capsys.readouterr().err
 
 
 def test_pipeline_freeze_and_ptx_skip_flags(tiny_base_dir, tmp_path, capsys):
