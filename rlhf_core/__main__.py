@@ -275,6 +275,8 @@ def _pipeline(args) -> int:
     _override(overrides, "sft", "freeze_blocks", args.sft_freeze_blocks, "--sft-freeze-blocks", *at_least_0)
     _override(overrides, "ppo", "freeze_blocks", args.ppo_freeze_blocks, "--ppo-freeze-blocks", *at_least_0)
     _override(overrides, "ppo", "freeze_embeddings", args.ppo_freeze_embeddings or None)
+    if args.ppo_focus_intents is not None and not args.ppo_focus:
+        raise ValueError("--ppo-focus-intents needs --ppo-focus SHARE above 0.")
     for flag, value, field in [
         ("--ppo-ptx-skip", args.ppo_ptx_skip, "ptx_skip_intents"),
         ("--ppo-focus-intents", args.ppo_focus_intents, "focus_intents"),

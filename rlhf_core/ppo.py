@@ -316,6 +316,12 @@ class PPOTrainer(StepTrainer):
         self.tokenizer, self.prompts, self.score_fn = tokenizer, list(prompts), score_fn
         if not self.prompts:
             raise ValueError("PPO needs at least one training prompt.")
+        if not 0.0 <= config.focus_share <= 1.0:
+            raise ValueError(f"focus_share must be between 0 and 1, got {config.focus_share}.")
+        if config.focus_share > 0 and not any(p.intent in config.focus_intents for p in self.prompts):
+            raise ValueError(
+                f"focus_share > 0, but no training prompt has a focus intent {tuple(config.focus_intents)}."
+            )
         self.device = next(policy.parameters()).device
         # The policy may be a copy of a model that was frozen elsewhere (deepcopy keeps
         # requires_grad=False), so switch its gradients on explicitly.

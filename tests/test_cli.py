@@ -384,6 +384,8 @@ def test_pipeline_ppo_lr_batch_epochs_and_focus_flags(tiny_base_dir, tmp_path, c
     assert "--ppo-focus must be between 0 and 1" in capsys.readouterr().err
     assert main([*args, "--stages", "ppo", "--ppo-focus", "0.5", "--ppo-focus-intents", "poetry"]) == 2
     assert "--ppo-focus-intents: unknown intent(s) ['poetry']" in capsys.readouterr().err
+    assert main([*args, "--stages", "ppo", "--ppo-focus-intents", "harmful"]) == 2
+    assert "--ppo-focus-intents needs --ppo-focus" in capsys.readouterr().err
 
 
 def test_pipeline_freeze_and_ptx_skip_flags(tiny_base_dir, tmp_path, capsys):

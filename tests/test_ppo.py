@@ -86,6 +86,33 @@ def test_ppo_raises_eos_rate_against_an_eos_reward(tiny_sft, world):
     assert strip and all(isinstance(t, str) and isinstance(k, float) for t, k in strip)
 
 
+def test_ppo_focus_share_reaches_the_rollouts(tiny_sft, world):
+    """With ``focus_share`` the trainer's rollouts hold that share of focus-intent prompts on top of
+    their stratified share; a share outside [0, 1] or no prompt of a focus intent is an error at once."""
+    sft, tok = tiny_sft
+    config = PPOConfig(
+        steps=1, batch_size=18, minibatch_size=9, max_new_tokens=4, focus_share=0.5, focus_intents=("harmful",)
+    )
+    trainer = PPOTrainer(config, copy.deepcopy(sft), sft, None, tok, world.train_prompts(), score_fn=eos_scorer(tok))
+    trainer.step()
+    n_intents = len({p.intent for p in world.train_prompts()})
+    # 9 focus slots, all harmful, and 9 stratified slots that cycle over every intent
+    assert 9 + 9 // n_intents <= trainer.last_rollout["intents"].count("harmful") <= 9 + -(-9 // n_intents)
+    with pytest.raises(ValueError, match="focus_share must be between 0 and 1"):
+        PPOTrainer(
+            PPOConfig(focus_share=1.5),
+            copy.deepcopy(sft),
+            sft,
+            None,
+            tok,
+            world.train_prompts(),
+            score_fn=eos_scorer(tok),
+        )
+    benign = [p for p in world.train_prompts() if p.intent != "harmful"]
+    with pytest.raises(ValueError, match="no training prompt has a focus intent"):
+        PPOTrainer(config, copy.deepcopy(sft), sft, None, tok, benign, score_fn=eos_scorer(tok))
+
+
 def test_kl_budget_stops_the_run_where_the_kl_first_reaches_it(tiny_sft, world):
     """``kl_budget``: the run ends after the first step at which the mean KL of the last
     ``kl_budget_window`` steps reaches the budget, and says why; without a budget every step runs.
