@@ -164,6 +164,13 @@ def load_tokenizer(path: str | os.PathLike):
     return tok
 
 
+def same_vocabulary(tokenizer, other) -> bool:
+    """Whether two tokenizers map every token to the same id. Every base model builds its own
+    tokenizer (:func:`build_tokenizer`), so models of different bases fail this, and one model reading
+    the other's token ids gets gibberish without any error."""
+    return tokenizer.get_vocab() == other.get_vocab()
+
+
 def load_model(path: str | os.PathLike, kind: str = "causal_lm", device: str = "cpu"):
     """Load a checkpoint folder with ``from_pretrained`` (safetensors only, offline)."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification

@@ -21,7 +21,7 @@ import torch
 
 from .dpo import DPOConfig, DPOTrainer
 from .evaluate import evaluate, kl_to_reference, win_rate
-from .models import ENSEMBLE_DIR, MODELS_DIR, load, load_ensemble_members, load_model, save_checkpoint
+from .models import ENSEMBLE_DIR, MODELS_DIR, load, load_ensemble_members, load_model, same_vocabulary, save_checkpoint
 from .ppo import PPOConfig, PPOTrainer, rehearsal_rows
 from .reward import (
     RewardConfig,
@@ -148,7 +148,7 @@ def run_pipeline(
     else:
         sft_dir = out / "sft" if (out / "sft").exists() else MODELS_DIR / "sft"
         sft_model, sft_tok = load(sft_dir, device=str(device))
-        if sft_tok.get_vocab() != tok.get_vocab():
+        if not same_vocabulary(sft_tok, tok):
             # Every later stage tokenises with the base's tokenizer: with another base's, the SFT
             # model reads the wrong token ids and PPO "trains" on gibberish without any error.
             raise ValueError(

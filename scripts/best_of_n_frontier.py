@@ -39,7 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rlhf_core.best_of_n import best_indices, gold_scores, kl_bound, reward_scores, sample_candidates  # noqa: E402
 from rlhf_core.evaluate import Sample, kl_to_reference, sample_and_judge, summarize, win_rate  # noqa: E402
 from rlhf_core.generate import EVAL_SAMPLING  # noqa: E402
-from rlhf_core.models import MODELS_DIR, load, load_ensemble_members, load_model, load_tokenizer  # noqa: E402
+from rlhf_core.models import (  # noqa: E402
+    MODELS_DIR,
+    load,
+    load_ensemble_members,
+    load_model,
+    load_tokenizer,
+    same_vocabulary,
+)
 from rlhf_core.world import World  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -189,7 +196,7 @@ def main() -> None:
     torch.set_num_threads(1)
     world = World(seed=0)
     model, tokenizer = load(args.model)
-    if load_tokenizer(args.reward).get_vocab() != tokenizer.get_vocab():
+    if not same_vocabulary(load_tokenizer(args.reward), tokenizer):
         # the candidates are scored with the policy's tokenizer: another base's would be gibberish
         parser.error(f"{args.reward} and {args.model} come from different base models (their tokenizers differ)")
     # The reward model and its ensemble's other members, if any (one member scores as the model alone).
