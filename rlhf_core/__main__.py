@@ -211,11 +211,24 @@ def _override(overrides: dict, stage: str, field: str, value, flag: str = "", ok
     overrides.setdefault(stage, {}).update({field: value, **extra})
 
 
+def _intents(flag: str, value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated intent list of a pipeline flag as a tuple (None when the flag was not given);
+    an unknown intent is an error naming ``flag``."""
+    from .world import INTENTS
+
+    if value is None:
+        return None
+    intents = tuple(i.strip() for i in value.split(",") if i.strip())
+    unknown = sorted(set(intents) - set(INTENTS))
+    if unknown:
+        raise ValueError(f"{flag}: unknown intent(s) {unknown}; choose from {', '.join(INTENTS)}.")
+    return intents
+
+
 def _pipeline(args) -> int:
     from tqdm import tqdm
 
     from .pipeline import HEADLINE, STAGES, run_pipeline
-    from .world import INTENTS
 
     device = _setup(args)
     bars: list = []
@@ -277,19 +290,11 @@ def _pipeline(args) -> int:
     _override(overrides, "ppo", "freeze_embeddings", args.ppo_freeze_embeddings or None)
     if args.ppo_focus_intents is not None and not args.ppo_focus:
         raise ValueError("--ppo-focus-intents needs --ppo-focus SHARE above 0.")
-    for flag, value, field in [
-        ("--ppo-ptx-skip", args.ppo_ptx_skip, "ptx_skip_intents"),
-        ("--ppo-focus-intents", args.ppo_focus_intents, "focus_intents"),
-    ]:
-        if value is None:
-            continue
-        intents = tuple(i.strip() for i in value.split(",") if i.strip())
-        unknown_intents = sorted(set(intents) - set(INTENTS))
-        if unknown_intents:
-            raise ValueError(f"{flag}: unknown intent(s) {unknown_intents}; choose from {', '.join(INTENTS)}.")
-        if field == "focus_intents" and not intents:
-            raise ValueError(f"{flag} needs at least one intent.")
-        overrides.setdefault("ppo", {})[field] = intents
+    _override(overrides, "ppo", "ptx_skip_intents", _intents("--ppo-ptx-skip", args.ppo_ptx_skip))
+    focus = _intents("--ppo-focus-intents", args.ppo_focus_intents)
+    if focus == ():
+        raise ValueError("--ppo-focus-intents needs at least one intent.")
+    _override(overrides, "ppo", "focus_intents", focus)
     demos = args.reward_demos
     _override(overrides, "reward", "demo_foreign", demos, "--reward-demos", *at_least_0, demo_share=1.0)
     if args.reward_demos_self_check and demos is None:
