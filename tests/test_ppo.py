@@ -19,6 +19,11 @@ def eos_scorer(tok):
     return score
 
 
+def eos_trainer(config, sft, tok, prompts) -> PPOTrainer:
+    """PPO from a copy of ``sft`` (also the reference), rewarded for ending with EOS."""
+    return PPOTrainer(config, copy.deepcopy(sft), sft, None, tok, prompts, score_fn=eos_scorer(tok))
+
+
 def eos_rate(model, tok, prompts) -> float:
     cfg = SamplingConfig(max_new_tokens=24, temperature=1.0)
     return float(generate(model, tok, prompts, cfg, torch.Generator().manual_seed(1)).finished.float().mean())
@@ -93,24 +98,16 @@ def test_ppo_focus_share_reaches_the_rollouts(tiny_sft, world):
     config = PPOConfig(
         steps=1, batch_size=18, minibatch_size=9, max_new_tokens=4, focus_share=0.5, focus_intents=("harmful",)
     )
-    trainer = PPOTrainer(config, copy.deepcopy(sft), sft, None, tok, world.train_prompts(), score_fn=eos_scorer(tok))
+    trainer = eos_trainer(config, sft, tok, world.train_prompts())
     trainer.step()
     n_intents = len({p.intent for p in world.train_prompts()})
     # 9 focus slots, all harmful, and 9 stratified slots that cycle over every intent
     assert 9 + 9 // n_intents <= trainer.last_rollout["intents"].count("harmful") <= 9 + -(-9 // n_intents)
     with pytest.raises(ValueError, match="focus_share must be between 0 and 1"):
-        PPOTrainer(
-            PPOConfig(focus_share=1.5),
-            copy.deepcopy(sft),
-            sft,
-            None,
-            tok,
-            world.train_prompts(),
-            score_fn=eos_scorer(tok),
-        )
+        eos_trainer(PPOConfig(focus_share=1.5), sft, tok, world.train_prompts())
     benign = [p for p in world.train_prompts() if p.intent != "harmful"]
     with pytest.raises(ValueError, match="no training prompt has a focus intent"):
-        PPOTrainer(config, copy.deepcopy(sft), sft, None, tok, benign, score_fn=eos_scorer(tok))
+        eos_trainer(config, sft, tok, benign)
 
 
 def test_kl_budget_stops_the_run_where_the_kl_first_reaches_it(tiny_sft, world):
@@ -121,15 +118,7 @@ def test_kl_budget_stops_the_run_where_the_kl_first_reaches_it(tiny_sft, world):
     base = dict(steps=12, batch_size=16, minibatch_size=8, max_new_tokens=16, lr=1e-3, kl_coef=0.0)
 
     def history(**extra):
-        trainer = PPOTrainer(
-            PPOConfig(**base, **extra),
-            copy.deepcopy(sft),
-            sft,
-            None,
-            tok,
-            world.train_prompts(),
-            score_fn=eos_scorer(tok),
-        )
+        trainer = eos_trainer(PPOConfig(**base, **extra), sft, tok, world.train_prompts())
         return [h["objective/kl"] for h in run(trainer)], trainer
 
     kl, trainer = history()
